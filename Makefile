@@ -1,0 +1,60 @@
+# Timerack Bridge: every command a developer or CI needs. `make run` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install run test unit integration infra e2e lint format typecheck layers synth cfn-lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## The local runtime with demo data on http://127.0.0.1:3000 (TIMERACK_PORT).
+run: install
+	$(VENV)/bin/timerack-bridge run
+
+## The whole suite: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e (HTTP).
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+unit: install
+	$(PY) -m pytest tests/unit
+integration: install
+	$(PY) -m pytest tests/integration
+infra: install
+	$(PY) -m pytest tests/infra
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## Lambda layers without Docker: the shared package, and the dependencies as arm64 wheels.
+layers: install
+	bash infra/build_layers.sh
+
+## CloudFormation for every tenant into cdk.out/ (no AWS account needed).
+synth: install
+	bash infra/synth.sh
+
+cfn-lint: synth
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf .local cdk.out layers/dependencies/python .pytest_cache

@@ -1,0 +1,74 @@
+"""The export function: the hourly EventBridge schedule, or a direct invoke `{"clientKey": "..."}`.
+
+Thin: read the event, run the export, publish metrics, return the run (camelCase JSON).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from timerack_bridge.config import ConfigurationError
+from timerack_bridge.export import ExportRequest, ExportRun, configured_destination, run_export
+from timerack_bridge.store.admin import AdminStore
+
+logger = Logger(service="timerack-bridge")
+metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE
+tracer = Tracer()
+
+SCHEDULED_EVENT = "Scheduled Event"
+
+
+@lru_cache(maxsize=1)
+def admin_store() -> AdminStore:
+    """Built on the first invoke (never at import), then reused by the warm execution environment."""
+    import boto3
+
+    table_name = os.environ.get("TABLE_NAME")
+    if not table_name:
+        raise ConfigurationError("invalid or missing configuration: TABLE_NAME")
+    return AdminStore(boto3.client("dynamodb"), table_name)
+
+
+def export_request(event: dict[str, Any]) -> ExportRequest:
+    """All clients for the schedule; one client (or all, with no key) for a direct invoke."""
+    if event.get("detail-type") == SCHEDULED_EVENT:
+        EventBridgeModel.model_validate(event)
+        return ExportRequest()
+    return ExportRequest.model_validate(event)
+
+
+def publish_metrics(run: ExportRun) -> None:
+    exported = [c for c in run.clients if c.status == "exported"]
+    metrics.add_metric(name="clients", unit=MetricUnit.Count, value=len(run.clients))
+    metrics.add_metric(name="employees", unit=MetricUnit.Count, value=sum(c.employees for c in exported))
+    metrics.add_metric(name="assignments", unit=MetricUnit.Count, value=sum(c.assignments for c in exported))
+    metrics.add_metric(name="problems", unit=MetricUnit.Count, value=sum(len(c.problems) for c in exported))
+    metrics.add_metric(name="failures", unit=MetricUnit.Count, value=run.failures)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = export_request(event)
+    run = run_export(admin_store(), configured_destination(), client_key=request.client_key)
+    publish_metrics(run)
+    tracer.put_annotation(key="failures", value=run.failures)
+    logger.info(
+        "export run finished",
+        extra={
+            "destination": run.destination,
+            "clients": len(run.clients),
+            "exported": run.count("exported"),
+            "failed": run.failures,
+            "skipped_locked": run.count("skipped-locked"),
+        },
+    )
+    return run.model_dump(mode="json", by_alias=True)

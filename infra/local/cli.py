@@ -1,0 +1,118 @@
+"""`timerack-bridge`: run the local runtime, print a token, run an export, import a Timerack Feed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("TIMERACK_STATE_DIR", ".local"))
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    from infra.local.runtime import LocalRuntime, RuntimeConfig
+    from infra.local.tokens import issue_token
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = RuntimeConfig.from_env()
+    runtime = LocalRuntime(config)
+    print("Starting Timerack Bridge (local runtime) ...", flush=True)
+    runtime.start()
+    principal = str(runtime.seeded.get("principal", "timerack-portal"))
+    print(
+        "\n".join(
+            [
+                f"Timerack Bridge is running on {runtime.url}  (Ctrl-C stops it)",
+                f"  Swagger UI:       {runtime.url}/swagger",
+                f"  Health:           {runtime.url}/v1/health",
+                f"  Demo data:        {'client ACME-1, week ending ' + str(runtime.seeded['weekendBill']) if runtime.seeded else 'off (TIMERACK_SEED=0)'}",
+                f"  Exports go to:    {runtime.outbox_dir}/<clientKey>/latest.json (every {config.export_interval:g}s)",
+                f"  Emails go to:     {runtime.email_dir}/*.eml",
+                f"  Timerack token ({principal}):",
+                f"    {issue_token(runtime.key, principal)}",
+                "  Admin token:",
+                f"    {issue_token(runtime.key, 'agency-admin', admin=True)}",
+                "  More tokens:      .venv/bin/timerack-bridge token --principal P [--admin]",
+            ]
+        ),
+        flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    print("\nStopping ...", flush=True)
+    runtime.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from infra.local.tokens import issue_token, signing_key
+
+    print(issue_token(signing_key(_state_dir()), args.principal, admin=args.admin, ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from infra.local.remote import ApiClient
+
+    client = ApiClient.from_args(args)
+    body = {"clientKey": args.client} if args.client else {}
+    print(f"Exporting {'client ' + args.client if args.client else 'every client'} ...", file=sys.stderr)
+    status, reply = client.call("POST", "/v1/exports", body)
+    print(json.dumps(reply, indent=2))
+    return 0 if status == 200 else 1
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from infra.local.remote import import_feed
+
+    return import_feed(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="timerack-bridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the local runtime (moto, API, export schedule, mailer)")
+    run.set_defaults(func=cmd_run)
+
+    token = sub.add_parser("token", help="print a bearer token the running local stack accepts")
+    token.add_argument("--principal", required=True, help="the caller (a service rep's principal)")
+    token.add_argument("--admin", action="store_true", help="add the timerack/admin scope")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+
+    def remote_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api-url", default=os.environ.get("TIMERACK_API_URL", "http://127.0.0.1:3000"))
+        p.add_argument("--token", default=os.environ.get("TIMERACK_TOKEN"),
+                       help="bearer token (default: one for --principal signed by the local stack)")
+        p.add_argument("--principal", default="timerack-portal")
+
+    export = sub.add_parser("export", help='run the export now ("Update From TempWorks")')
+    export.add_argument("--client", help="one client key (default: every client)")
+    remote_options(export)
+    export.set_defaults(func=cmd_export)
+
+    feed = sub.add_parser("import", help='import a Timerack Feed CSV (Timecard Import, Feed Type "Timerack Feed")')
+    feed.add_argument("file", type=Path)
+    feed.add_argument("--parent-customer", type=int, required=True)
+    feed.add_argument("--weekend-bill", required=True)
+    feed.add_argument("--dry-run", action="store_true")
+    remote_options(feed)
+    feed.set_defaults(func=cmd_import)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

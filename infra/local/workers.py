@@ -1,0 +1,40 @@
+"""Background work of the local runtime: the export on its schedule, the mailer fed from the stream."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("timerack_bridge.local")
+
+
+class Periodic:
+    """Runs a job at start and then every `interval` seconds, in a daemon thread, until stopped."""
+
+    def __init__(self, name: str, interval: float, job: Callable[[], None]) -> None:
+        self.interval = interval
+        self.job = job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> Periodic:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.job()
+            except Exception:  # noqa: BLE001 - a failed run is logged; the schedule goes on, as EventBridge's would
+                log.exception("scheduled job %s failed", self._thread.name)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
+    return []

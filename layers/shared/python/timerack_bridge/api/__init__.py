@@ -1,0 +1,1 @@
+"""The HTTP API: one Powertools resolver, routers per route family, exception handlers."""

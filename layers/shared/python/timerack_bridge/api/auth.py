@@ -1,0 +1,76 @@
+"""Who is calling, from the request's claims: one code path for API Gateway (Cognito) and the local runtime.
+
+API Gateway's Cognito authorizer (and the local runtime, after checking its own token's signature)
+put the token's claims in requestContext.authorizer.claims; `sub` is the caller, `scope` its scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from timerack_bridge.domain.hierarchy import HierarchyTree, may_use_timerack
+from timerack_bridge.exceptions import ForbiddenError, NotFoundError, UnauthorizedError
+from timerack_bridge.models import Customer, ServiceRep
+
+ADMIN_SCOPE = "timerack/admin"
+TIMECARDS_SCOPE = "timerack/timecards.write"
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: str
+    scopes: frozenset[str]
+
+
+def caller_from_event(raw_event: dict[str, Any]) -> Caller:
+    claims = ((raw_event.get("requestContext") or {}).get("authorizer") or {}).get("claims") or {}
+    principal = claims.get("sub") or claims.get("client_id")
+    if not principal:
+        raise UnauthorizedError("a valid bearer token is required")
+    scope = claims.get("scope") or ""
+    return Caller(principal=str(principal), scopes=frozenset(str(scope).split()))
+
+
+def require_admin(caller: Caller) -> None:
+    if ADMIN_SCOPE not in caller.scopes:
+        raise ForbiddenError(f"this route needs the {ADMIN_SCOPE} scope")
+
+
+@dataclass(frozen=True)
+class TimerackAccess:
+    """A service rep who passed the security-group check, with the tree to judge visibility."""
+
+    rep: ServiceRep
+    tree: HierarchyTree
+
+    def sees(self, node_id: str) -> bool:
+        return self.tree.is_at_or_below(node_id, self.rep.current_hierarchy_node_id)
+
+    @property
+    def may_create_timecards(self) -> bool:
+        return self.tree.allows_master_data(self.rep.current_hierarchy_node_id)
+
+
+def require_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:
+    """The caller must be a rep in a group with the Timerack permission, at or below the group's node."""
+    rep = admin_store.get_rep_by_principal(caller.principal)
+    if rep is None:
+        raise ForbiddenError("the caller is not a service rep of this agency")
+    tree = HierarchyTree.of(admin_store.list_nodes())
+    if not may_use_timerack(rep, admin_store.list_groups(), tree):
+        raise ForbiddenError(
+            "the service rep is not a member of an Open API Custom Integrations security group "
+            "with the Timerack permission at or above their hierarchy level"
+        )
+    return TimerackAccess(rep=rep, tree=tree)
+
+
+def require_visible_client(access: TimerackAccess, admin_store: Any, client_key: str) -> Customer:
+    """The Primary Customer of a client key: 404 when no customer has it, 403 when the rep cannot see it."""
+    customer = admin_store.get_customer_by_client_key(client_key)
+    if customer is None:
+        raise NotFoundError(f"no Primary Customer has the Timerack Client Key {client_key}")
+    if not access.sees(customer.hierarchy_node_id):
+        raise ForbiddenError(f"the client {client_key} is not visible at the service rep's hierarchy level")
+    return customer

@@ -1,0 +1,50 @@
+"""What the routes need (settings, stores), built lazily on first use and replaceable in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from timerack_bridge.config import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    dynamodb: Any
+
+    def __post_init__(self) -> None:
+        from timerack_bridge.store.admin import AdminStore
+        from timerack_bridge.store.history import BatchStore
+        from timerack_bridge.store.timecards import TimecardStore
+
+        self.admin = AdminStore(self.dynamodb, self.settings.table_name)
+        self.batches = BatchStore(self.dynamodb, self.settings.table_name)
+        self.timecards = TimecardStore(self.dynamodb, self.settings.table_name)
+
+
+_current: Services | None = None
+
+
+def build_services(dynamodb_client: Any | None = None, settings: Settings | None = None) -> Services:
+    if dynamodb_client is None:
+        import boto3
+        from botocore.config import Config
+
+        dynamodb_client = boto3.client(
+            "dynamodb", config=Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
+        )
+    return Services(settings=settings or get_settings(), dynamodb=dynamodb_client)
+
+
+def use(services: Services | None) -> None:
+    """Make these services the ones the routes see (the handler calls it; tests may too)."""
+    global _current
+    _current = services
+
+
+def services() -> Services:
+    global _current
+    if _current is None:
+        _current = build_services()
+    return _current

@@ -1,0 +1,1 @@
+"""Routers, one per route family of DESIGN.md §4."""

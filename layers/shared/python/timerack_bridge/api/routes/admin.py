@@ -1,0 +1,129 @@
+"""Admin routes (TempWorks side): the data the checks need. All need scope timerack/admin."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from timerack_bridge.api import deps
+from timerack_bridge.api.routes.common import admin_caller
+from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.models import (
+    Assignment,
+    AssignmentIn,
+    Customer,
+    CustomerIn,
+    Employee,
+    EmployeeIn,
+    EmployeeOut,
+    EmployeePage,
+    HierarchyNode,
+    HierarchyNodeIn,
+    SecurityGroup,
+    SecurityGroupIn,
+    ServiceRep,
+    ServiceRepIn,
+    Week,
+    WeekIn,
+)
+
+router = Router()
+
+NodeId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
+RecordIdPath = Annotated[int, Path(ge=1, le=2**53)]
+
+
+@router.put("/v1/hierarchy/<node_id>")
+def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
+    admin_caller(router)
+    node = HierarchyNode(node_id=node_id, **body.model_dump())
+    deps.services().admin.put_node(node)
+    return node
+
+
+@router.put("/v1/service-reps/<rep_id>")
+def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
+    admin_caller(router)
+    rep = ServiceRep(rep_id=rep_id, **body.model_dump())
+    deps.services().admin.put_rep(rep)
+    return rep
+
+
+@router.put("/v1/security-groups/<name>")
+def put_security_group(name: NodeId, body: SecurityGroupIn) -> SecurityGroup:
+    admin_caller(router)
+    group = SecurityGroup(name=name, **body.model_dump())
+    deps.services().admin.put_group(group)
+    return group
+
+
+@router.put("/v1/customers/<customer_id>")
+def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
+    admin_caller(router)
+    customer = Customer(customer_id=customer_id, **body.model_dump())
+    deps.services().admin.put_customer(customer)
+    return customer
+
+
+@router.put("/v1/employees/<employee_id>")
+def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
+    """Store an employee. The SSN is reduced to its last four; omitted, the stored last four stay."""
+    admin_caller(router)
+    store = deps.services().admin
+    ssn_last4 = body.ssn
+    if ssn_last4 is None:
+        existing = store.get_employee(employee_id)
+        ssn_last4 = existing.ssn_last4 if existing else None
+    employee = Employee(
+        employee_id=employee_id,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        birth_date=body.birth_date,
+        ssn_last4=ssn_last4,
+        hierarchy_node_id=body.hierarchy_node_id,
+        pin_override=body.pin_override,
+    )
+    store.put_employee(employee)
+    return EmployeeOut.of(employee)
+
+
+@router.get("/v1/employees/<employee_id>")
+def get_employee(employee_id: RecordIdPath) -> EmployeeOut:
+    admin_caller(router)
+    employee = deps.services().admin.get_employee(employee_id)
+    if employee is None:
+        raise NotFoundError(f"employee {employee_id} not found")
+    return EmployeeOut.of(employee)
+
+
+@router.get("/v1/employees")
+def search_employees(
+    has_pin_override: Annotated[bool, Query(alias="hasPinOverride")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+) -> EmployeePage:
+    """The enhanced search: employees with (or without) a PIN override."""
+    admin_caller(router)
+    employees, token = deps.services().admin.search_employees(
+        has_pin_override=has_pin_override, limit=limit, next_token=next_token
+    )
+    return EmployeePage(items=[EmployeeOut.of(e) for e in employees], next_token=token)
+
+
+@router.put("/v1/assignments/<assignment_id>")
+def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignment:
+    admin_caller(router)
+    assignment = Assignment(assignment_id=assignment_id, **body.model_dump())
+    deps.services().admin.put_assignment(assignment)
+    return assignment
+
+
+@router.put("/v1/weeks/<weekend_bill>")
+def put_week(weekend_bill: Annotated[date, Path()], body: WeekIn) -> Week:
+    admin_caller(router)
+    week = Week(weekend_bill=weekend_bill, **body.model_dump())
+    deps.services().admin.put_week(week)
+    return week

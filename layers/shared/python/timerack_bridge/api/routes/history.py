@@ -1,0 +1,59 @@
+"""Payroll History: the batches of a client, one batch, and its CSV report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from timerack_bridge.api import deps
+from timerack_bridge.api.auth import TimerackAccess, require_visible_client
+from timerack_bridge.api.routes.common import timerack_access
+from timerack_bridge.domain.report import render_csv
+from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.models import BatchResult, BatchSummaryList, ClientKey
+
+router = Router()
+
+BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
+
+
+def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
+    services = deps.services()
+    batch = services.batches.get_batch(batch_id)
+    if batch is None:
+        raise NotFoundError(f"batch {batch_id} not found")
+    require_visible_client(access, services.admin, batch.client_key)
+    return batch
+
+
+@router.get("/v1/payroll-history")
+def list_payroll_history(
+    client_key: Annotated[ClientKey, Query(alias="clientKey")],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+) -> BatchSummaryList:
+    """A client's batches, newest first."""
+    services = deps.services()
+    access = timerack_access(router)
+    require_visible_client(access, services.admin, client_key)
+    items, token = services.batches.list_batches(client_key, limit=limit, next_token=next_token)
+    return BatchSummaryList(items=items, next_token=token)
+
+
+@router.get("/v1/payroll-history/<batch_id>")
+def get_payroll_history(batch_id: BatchId) -> BatchResult:
+    return _visible_batch(timerack_access(router), batch_id)
+
+
+@router.get("/v1/payroll-history/<batch_id>/report.csv")
+def get_payroll_history_report(batch_id: BatchId) -> Response:
+    batch = _visible_batch(timerack_access(router), batch_id)
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=render_csv(batch.results),
+        headers={"Content-Disposition": f'attachment; filename="payroll-history-{batch_id}.csv"'},
+    )

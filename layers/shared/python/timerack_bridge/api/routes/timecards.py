@@ -1,0 +1,101 @@
+"""Timecard intake ("Send to TempWorks"), timecard reads, and send-to-payroll."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from timerack_bridge.api import deps
+from timerack_bridge.api.auth import require_visible_client
+from timerack_bridge.api.routes.common import admin_caller, caller, timerack_access
+from timerack_bridge.domain.hierarchy import HierarchyTree
+from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
+from timerack_bridge.idempotency import run_idempotent
+from timerack_bridge.intake import submit_batch
+from timerack_bridge.models import (
+    BatchResult,
+    SendToPayrollIn,
+    SendToPayrollOut,
+    TimecardBatchIn,
+    TimecardList,
+)
+
+router = Router()
+
+
+@router.post("/v1/timecard-batches")
+def post_timecard_batch(
+    body: TimecardBatchIn,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> BatchResult:
+    """"Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
+    services = deps.services()
+    access = timerack_access(router)
+    limit = services.settings.max_batch_timecards
+    if len(body.timecards) > limit:
+        raise PayloadTooLargeError(
+            f"a batch may carry at most {limit} timecards; this one has {len(body.timecards)}"
+        )
+    customer = require_visible_client(access, services.admin, body.client_key)
+
+    def run() -> dict[str, Any]:
+        result = submit_batch(
+            services,
+            access,
+            customer,
+            body.timecards,
+            preferred_weekend_bill=body.pay_period.end if body.pay_period else None,
+            dry_run=dry_run,
+        )
+        return result.model_dump(mode="json", by_alias=True)
+
+    if idempotency_key and not dry_run:
+        fingerprint = body.model_dump(mode="json", by_alias=True)
+        reply = run_idempotent(services, f"{caller(router).principal}|{idempotency_key}", fingerprint, run)
+    else:
+        reply = run()
+    return BatchResult.model_validate(reply)
+
+
+@router.get("/v1/timecards")
+def get_timecards(
+    assignment_id: Annotated[int, Query(alias="assignmentId", ge=1, le=2**53)],
+    weekend_bill: Annotated[date, Query(alias="weekendBill")],
+) -> TimecardList:
+    services = deps.services()
+    access = timerack_access(router)
+    assignment = services.admin.get_assignment(assignment_id)
+    if assignment is None or not access.sees(assignment.hierarchy_node_id):
+        raise NotFoundError(f"The Assignment with an Id of {assignment_id} could not be found or is not currently visible.")
+    return TimecardList(items=services.timecards.timecards(assignment_id, weekend_bill))
+
+
+@router.post("/v1/weeks/<weekend_bill>/send-to-payroll")
+def send_week_to_payroll(weekend_bill: Annotated[date, Path()], body: SendToPayrollIn) -> SendToPayrollOut:
+    """Lock the week's timecards at or below the node: later sends cannot replace them."""
+    admin_caller(router)
+    services = deps.services()
+    tree = HierarchyTree.of(services.admin.list_nodes())
+    if body.hierarchy_node_id not in tree.nodes:
+        raise NotFoundError(f"hierarchy node {body.hierarchy_node_id} not found")
+    store = services.timecards
+    units = cards = 0
+    for header in store.week_unit_headers(weekend_bill):
+        current: dict[str, Any] | None = header
+        while current is not None and tree.is_at_or_below(current["hierarchy_node_id"], body.hierarchy_node_id):
+            outcome = store.lock_unit(current)
+            if outcome == "locked":
+                units += 1
+                cards += len(current.get("pay_codes", []))
+            if outcome != "changed":
+                break
+            current = store.fresh_header(current)  # a send replaced it meanwhile: lock what is there now
+    return SendToPayrollOut(
+        weekend_bill=weekend_bill, hierarchy_node_id=body.hierarchy_node_id, locked_units=units, locked_timecards=cards
+    )

@@ -1,0 +1,1 @@
+"""Pure domain rules: no AWS, no environment. Tested without mocks."""

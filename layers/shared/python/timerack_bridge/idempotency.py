@@ -1,0 +1,57 @@
+"""Idempotency-Key for timecard batches, with Powertools idempotency on a DynamoDB table.
+
+A replay with the same key returns the first response; the same key with another body is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from timerack_bridge.exceptions import ConflictError, UnprocessableError
+
+_persistence: dict[tuple[int, str], DynamoDBPersistenceLayer] = {}
+
+
+def _persistence_for(dynamodb: Any, table_name: str) -> DynamoDBPersistenceLayer:
+    cache_key = (id(dynamodb), table_name)
+    if cache_key not in _persistence:
+        _persistence[cache_key] = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
+    return _persistence[cache_key]
+
+
+def _send_batch(request: dict[str, Any], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return run()
+
+
+def run_idempotent(services: Any, key: str, fingerprint: Any, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    settings = services.settings
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    guarded = idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=_persistence_for(services.dynamodb, settings.idempotency_table_name),
+        config=config,
+    )(_send_batch)
+    try:
+        return guarded(request={"key": key, "body": fingerprint}, run=run)
+    except IdempotencyValidationError:
+        raise UnprocessableError(
+            "this Idempotency-Key was already used with a different request body; use a new key"
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise ConflictError("a request with this Idempotency-Key is still being processed; retry shortly") from None

@@ -1,0 +1,194 @@
+"""Timecards and their replacement units, written with one TransactWriteItems per unit.
+
+A unit (assignment, weekend bill) has a header item holding its version (send order), its lock
+(payroll status) and its current pay codes. Every write of a unit is conditional on the header
+being exactly as the writer last saw it, so two senders can never interleave, a locked unit is
+never changed, and an older send never overwrites a newer one. Each version is also kept whole
+as a VERSION item, so replaced timecards stay as history.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from timerack_bridge.domain.replacement import UnitState
+from timerack_bridge.models import PayrollStatus, Timecard
+from timerack_bridge.store.base import TableStore, decode, encode, key, strip_keys
+from timerack_bridge.tables import WEEK_UNIT_SHARDS
+
+UnitKey = tuple[int, date]
+
+
+def _unit_sk(weekend_bill: date) -> str:
+    return f"UNIT#{weekend_bill.isoformat()}"
+
+
+def _week_shard(weekend_bill: date, assignment_id: int) -> str:
+    # Units of one week are spread over shards so a payroll-hour burst never heats one index partition.
+    return f"WEEKUNITS#{weekend_bill.isoformat()}#{zlib.crc32(str(assignment_id).encode()) % WEEK_UNIT_SHARDS}"
+
+
+def unit_state_of(item: dict[str, Any]) -> UnitState:
+    return UnitState(
+        version=item["version"],
+        locked=item.get("payroll_status") == PayrollStatus.SENT.value,
+        pay_codes=tuple(item.get("pay_codes", [])),
+    )
+
+
+@dataclass(frozen=True)
+class UnitWrite:
+    assignment_id: int
+    weekend_bill: date
+    version: str
+    batch_id: str
+    customer_id: int
+    employee_id: int
+    hierarchy_node_id: str
+    timecards: Sequence[Timecard]
+    delete_pay_codes: Sequence[str]
+    expected_version: str | None
+
+
+WriteOutcome = Literal["written", "condition-failed", "conflict"]
+
+
+class TimecardStore(TableStore):
+    def unit_states(self, keys: Sequence[UnitKey]) -> dict[UnitKey, UnitState]:
+        found = self.batch_get([(f"ASSIGNMENT#{a}", _unit_sk(w)) for a, w in keys])
+        states: dict[UnitKey, UnitState] = {}
+        for (_, _), item in found.items():
+            states[(int(item["assignment_id"]), date.fromisoformat(item["weekend_bill"]))] = unit_state_of(item)
+        return states
+
+    def unit_state(self, assignment_id: int, weekend_bill: date) -> UnitState | None:
+        item = self.get(f"ASSIGNMENT#{assignment_id}", _unit_sk(weekend_bill), consistent=True)
+        return unit_state_of(item) if item else None
+
+    def write_unit(self, unit: UnitWrite) -> WriteOutcome:
+        """Replace a unit atomically; 'condition-failed' when the header changed since it was read."""
+        pk = f"ASSIGNMENT#{unit.assignment_id}"
+        wb = unit.weekend_bill.isoformat()
+        header = {
+            "pk": pk,
+            "sk": _unit_sk(unit.weekend_bill),
+            "gsi1pk": _week_shard(unit.weekend_bill, unit.assignment_id),
+            "gsi1sk": f"ASSIGNMENT#{unit.assignment_id:012d}",
+            "assignment_id": unit.assignment_id,
+            "weekend_bill": wb,
+            "version": unit.version,
+            "batch_id": unit.batch_id,
+            "customer_id": unit.customer_id,
+            "employee_id": unit.employee_id,
+            "hierarchy_node_id": unit.hierarchy_node_id,
+            "payroll_status": PayrollStatus.OPEN.value,
+            "pay_codes": sorted(t.pay_code for t in unit.timecards),
+        }
+        if unit.expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "#v = :expected AND #p = :open",
+                "ExpressionAttributeNames": {"#v": "version", "#p": "payroll_status"},
+                "ExpressionAttributeValues": {
+                    ":expected": {"S": unit.expected_version},
+                    ":open": {"S": PayrollStatus.OPEN.value},
+                },
+            }
+        cards = [t.model_dump(mode="json") for t in unit.timecards]
+        actions: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": encode(header), **condition}}]
+        for card in cards:
+            actions.append(
+                {"Put": {"TableName": self.table_name,
+                         "Item": encode({"pk": pk, "sk": f"TC#{wb}#{card['pay_code']}", **card})}}
+            )
+        for pay_code in unit.delete_pay_codes:
+            actions.append({"Delete": {"TableName": self.table_name, "Key": key(pk, f"TC#{wb}#{pay_code}")}})
+        actions.append(
+            {"Put": {"TableName": self.table_name,
+                     "Item": encode({"pk": pk, "sk": f"VERSION#{wb}#{unit.version}", "weekend_bill": wb,
+                                     "version": unit.version, "batch_id": unit.batch_id, "timecards": cards})}}
+        )
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return "condition-failed"
+            if any(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for c in codes) or not codes:
+                return "conflict"
+            raise
+        return "written"
+
+    def timecards(self, assignment_id: int, weekend_bill: date) -> list[Timecard]:
+        items = self.query_partition(
+            f"ASSIGNMENT#{assignment_id}", f"TC#{weekend_bill.isoformat()}#", ConsistentRead=True
+        )
+        return [Timecard(**strip_keys(i)) for i in items]
+
+    def versions(self, assignment_id: int, weekend_bill: date) -> list[dict[str, Any]]:
+        """Every version of a unit ever written, oldest first (the history of replacements)."""
+        return [
+            strip_keys(i)
+            for i in self.query_partition(f"ASSIGNMENT#{assignment_id}", f"VERSION#{weekend_bill.isoformat()}#")
+        ]
+
+    def week_unit_headers(self, weekend_bill: date) -> list[dict[str, Any]]:
+        headers: list[dict[str, Any]] = []
+        for shard in range(WEEK_UNIT_SHARDS):
+            headers.extend(self.iter_index("gsi1", f"WEEKUNITS#{weekend_bill.isoformat()}#{shard}"))
+        return headers
+
+    def lock_unit(self, header: dict[str, Any]) -> Literal["locked", "already-locked", "changed"]:
+        """Mark a unit and its timecards sent to payroll, if the unit is still as read."""
+        if header.get("payroll_status") == PayrollStatus.SENT.value:
+            return "already-locked"
+        pk, wb = header["pk"], header["weekend_bill"]
+        sent = {":sent": {"S": PayrollStatus.SENT.value}}
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": key(pk, header["sk"]),
+                    "UpdateExpression": "SET #p = :sent",
+                    "ConditionExpression": "#v = :version AND #p = :open",
+                    "ExpressionAttributeNames": {"#p": "payroll_status", "#v": "version"},
+                    "ExpressionAttributeValues": {
+                        **sent,
+                        ":version": {"S": header["version"]},
+                        ":open": {"S": PayrollStatus.OPEN.value},
+                    },
+                }
+            }
+        ]
+        for pay_code in header.get("pay_codes", []):
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": key(pk, f"TC#{wb}#{pay_code}"),
+                        "UpdateExpression": "SET #p = :sent",
+                        "ExpressionAttributeNames": {"#p": "payroll_status"},
+                        "ExpressionAttributeValues": sent,
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return "changed"
+            raise
+        return "locked"
+
+    def fresh_header(self, header: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table_name, Key=key(header["pk"], header["sk"]), ConsistentRead=True)
+        return decode(item["Item"]) if "Item" in item else None

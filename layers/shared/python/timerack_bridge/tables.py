@@ -1,0 +1,124 @@
+"""The one definition of the DynamoDB tables, used by the CDK stack and the local runtime alike.
+
+Access patterns of the main (single) table; every request path uses GetItem, BatchGetItem,
+Query or a transaction, never Scan.
+
+| entity / need                         | pk                          | sk                              | index |
+|---------------------------------------|-----------------------------|---------------------------------|-------|
+| hierarchy tree (whole, one Query)     | HIERARCHY                   | NODE#{nodeId}                   |       |
+| service rep                           | REP#{repId}                 | REP                             |       |
+| rep by principal (unique claim)       | PRINCIPAL#{principal}       | CLAIM                           |       |
+| security groups (all, one Query)      | SECGROUPS                   | GROUP#{name}                    |       |
+| customer                              | CUSTOMER#{id}               | CUSTOMER                        |       |
+| customer by client key (unique claim) | CLIENTKEY#{key}             | CLAIM                           |       |
+| all clients (export)                  | gsi1pk=CLIENTS              | gsi1sk={clientKey}              | gsi1  |
+| child customers of a customer         | gsi2pk=PARENT#{id}          | gsi2sk=CUSTOMER#{id:012}        | gsi2  |
+| employee                              | EMPLOYEE#{id}               | EMPLOYEE                        |       |
+| employees by hasPinOverride           | gsi1pk=PINOVERRIDE#{bool}   | gsi1sk=EMPLOYEE#{id:012}        | gsi1  |
+| assignment                            | ASSIGNMENT#{id}             | ASSIGNMENT                      |       |
+| assignments of a customer (export)    | gsi1pk=CUSTASSIGN#{custId}  | gsi1sk=ASSIGNMENT#{id:012}      | gsi1  |
+| weeks of a hierarchy node             | WEEKS#{nodeId}              | WEEK#{weekendBill}              |       |
+| replacement unit header (version)     | ASSIGNMENT#{id}             | UNIT#{weekendBill}              |       |
+| units of a week (send to payroll)     | gsi1pk=WEEKUNITS#{wb}#{shard} | gsi1sk=ASSIGNMENT#{id:012}    | gsi1  |
+| current timecards of a unit           | ASSIGNMENT#{id}             | TC#{weekendBill}#{payCode}      |       |
+| every version of a unit (history)     | ASSIGNMENT#{id}             | VERSION#{weekendBill}#{version} |       |
+| Payroll History batch (the outbox)    | BATCH#{batchId}             | BATCH                           |       |
+| batches of a client, newest first     | gsi1pk=HISTORY#{clientKey}  | gsi1sk={submittedAt}#{batchId}  | gsi1  |
+| payroll email settings of a client    | CLIENTKEY#{key}             | PAYROLLEMAIL                    |       |
+| one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
+| export lock of a client (TTL)         | EXPORTLOCK#{clientKey}      | LOCK                            |       |
+
+The stream carries new images; the mailer's filter keeps completed batches with errors.
+Idempotency records (Powertools) live in their own small table with a TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TTL_ATTRIBUTE = "expiresAt"
+WEEK_UNIT_SHARDS = 10
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """A table as both CDK and the local runtime need it."""
+
+    logical_id: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[IndexDefinition, ...] = field(default_factory=tuple)
+    ttl_attribute: str | None = None
+    stream: bool = False
+
+    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3 `create_table` (on-demand), as the local runtime and tests use."""
+        attributes = {self.partition_key}
+        key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            attributes.add(self.sort_key)
+            key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        gsis = []
+        for index in self.indexes:
+            attributes.update({index.partition_key, index.sort_key})
+            gsis.append(
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                        {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            )
+        kwargs: dict[str, Any] = {
+            "TableName": table_name,
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+            "KeySchema": key_schema,
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if gsis:
+            kwargs["GlobalSecondaryIndexes"] = gsis
+        if self.stream:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        return kwargs
+
+
+MAIN_TABLE = TableDefinition(
+    logical_id="MainTable",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(
+        IndexDefinition("gsi1", "gsi1pk", "gsi1sk"),
+        IndexDefinition("gsi2", "gsi2pk", "gsi2sk"),
+    ),
+    ttl_attribute=TTL_ATTRIBUTE,
+    stream=True,
+)
+
+IDEMPOTENCY_TABLE = TableDefinition(
+    logical_id="IdempotencyTable",
+    partition_key="id",
+    ttl_attribute="expiration",
+)
+
+ALL_TABLES = (MAIN_TABLE, IDEMPOTENCY_TABLE)
+
+
+def create_tables(dynamodb_client: Any, main_table_name: str, idempotency_table_name: str) -> None:
+    """Create both tables (and TTL) from the definitions; used by the local runtime and tests."""
+    for definition, name in ((MAIN_TABLE, main_table_name), (IDEMPOTENCY_TABLE, idempotency_table_name)):
+        dynamodb_client.create_table(**definition.create_table_kwargs(name))
+        if definition.ttl_attribute:
+            dynamodb_client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": definition.ttl_attribute},
+            )

@@ -1,0 +1,165 @@
+"""Shared fixtures: moto-backed services, an API caller through the real handler, a standard agency."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+WEEKEND_BILL = date(2026, 11, 22)  # a Sunday
+CLIENT_KEY = "ACME-1"
+PRINCIPAL = "timerack-portal"
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "TimerackBridge",
+        "POWERTOOLS_SERVICE_NAME": "timerack-bridge",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture
+def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from moto import mock_aws
+
+    from timerack_bridge import tables
+    from timerack_bridge.api import deps
+    from timerack_bridge.config import Settings
+
+    monkeypatch.setenv("TABLE_NAME", "main")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idem")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        tables.create_tables(client, "main", "idem")
+        built = deps.Services(settings=Settings(table_name="main", idempotency_table_name="idem"), dynamodb=client)
+        deps.use(built)
+        yield built
+        deps.use(None)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+ApiCall = Callable[..., Reply]
+
+
+@pytest.fixture
+def api(services: Any) -> ApiCall:
+    """Call the API handler with a proxy event, as API Gateway would after its authorizer."""
+    from infra.local.proxy import build_proxy_event, response_parts
+    from timerack_bridge.api.handler import handle
+
+    def call(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        principal: str | None = PRINCIPAL,
+        admin: bool = False,
+        headers: dict[str, str] | None = None,
+        raw: str | bytes | None = None,
+    ) -> Reply:
+        claims = None
+        if principal is not None:
+            scope = "timerack/timecards.write" + (" timerack/admin" if admin else "")
+            claims = {"sub": principal, "scope": scope}
+        payload = raw if raw is not None else (None if body is None else json.dumps(body))
+        event = build_proxy_event(
+            method, path, headers={"Content-Type": "application/json", **(headers or {})}, body=payload, claims=claims
+        )
+        status, out_headers, data = response_parts(handle(event, None))
+        return Reply(status, out_headers, data)
+
+    return call
+
+
+@dataclass
+class Agency:
+    """A standard agency: System (no master data) > Branch > Sub-branch, one client with a child."""
+
+    client_key: str = CLIENT_KEY
+    weekend_bill: date = WEEKEND_BILL
+    principal: str = PRINCIPAL
+
+
+@pytest.fixture
+def agency(services: Any) -> Agency:
+    from timerack_bridge.models import (
+        Assignment,
+        Customer,
+        Employee,
+        HierarchyNode,
+        SecurityGroup,
+        ServiceRep,
+        Week,
+    )
+
+    admin = services.admin
+    admin.put_node(HierarchyNode(node_id="system", name="System", allows_master_data=False))
+    admin.put_node(HierarchyNode(node_id="branch", name="Branch", parent_id="system"))
+    admin.put_node(HierarchyNode(node_id="sub", name="Sub-branch", parent_id="branch"))
+    admin.put_node(HierarchyNode(node_id="other", name="Other branch", parent_id="system"))
+    admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch"))
+    admin.put_group(SecurityGroup(name="Timerack", description="Timerack integration", hierarchy_node_id="system",
+                                  permissions=["Timerack"], members=["rep-1"]))
+    admin.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key=CLIENT_KEY))
+    admin.put_customer(Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch"))
+    admin.put_customer(Customer(customer_id=200, name="Globex", hierarchy_node_id="branch", timerack_client_key="GLOBEX-1"))
+    for employee_id in (501, 502, 503, 504):
+        admin.put_employee(Employee(employee_id=employee_id, first_name="E", last_name=str(employee_id),
+                                    birth_date=date(1990, 4, 7), ssn_last4="2345", hierarchy_node_id="branch"))
+    for assignment_id, employee_id, customer_id, node, status in (
+        (1001, 501, 100, "branch", "Active"),
+        (1002, 502, 101, "sub", "Complete"),
+        (1003, 503, 100, "branch", "Deleted/Mistakenly Entered"),
+        (1004, 504, 100, "branch", "Cancelled"),
+        (1005, 501, 200, "branch", "Active"),
+        (1006, 502, 100, "other", "Active"),
+    ):
+        admin.put_assignment(Assignment(assignment_id=assignment_id, employee_id=employee_id, customer_id=customer_id,
+                                        hierarchy_node_id=node, status=status, start_date=date(2026, 1, 5)))
+    admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
+    return Agency()
+
+
+def timecard(assignment_id: int, employee_id: int, pay_code: str = "REG", hours: float = 8.0,
+             day: date = date(2026, 11, 16), **extra: Any) -> dict[str, Any]:
+    return {"assignmentId": assignment_id, "employeeId": employee_id, "payCode": pay_code,
+            "days": [{"date": day.isoformat(), "hours": hours}], **extra}
+
+
+def batch(*timecards: dict[str, Any], client_key: str = CLIENT_KEY, end: date = WEEKEND_BILL) -> dict[str, Any]:
+    return {"clientKey": client_key, "payPeriod": {"start": "2026-11-16", "end": end.isoformat()},
+            "timecards": list(timecards)}
