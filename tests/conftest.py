@@ -49,7 +49,10 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("TABLE_NAME", "main")
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idem")
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
+        from infra.local.moto_stand_in import SerializedClient
+
+        # In-process moto is not thread-safe; each DynamoDB call is atomic in AWS, so serialize calls.
+        client = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))
         tables.create_tables(client, "main", "idem")
         built = deps.Services(settings=Settings(table_name="main", idempotency_table_name="idem"), dynamodb=client)
         deps.use(built)

@@ -6,6 +6,7 @@ Thin: read the event, run the export, publish metrics, return the run (camelCase
 from __future__ import annotations
 
 import os
+from datetime import UTC, date
 from functools import lru_cache
 from typing import Any
 
@@ -36,12 +37,16 @@ def admin_store() -> AdminStore:
     return AdminStore(boto3.client("dynamodb"), table_name)
 
 
-def export_request(event: dict[str, Any]) -> ExportRequest:
-    """All clients for the schedule; one client (or all, with no key) for a direct invoke."""
+def export_request(event: dict[str, Any]) -> tuple[ExportRequest, date | None]:
+    """What to export, and as of which day.
+
+    The schedule exports every client as of the day of its tick (UTC), so a delayed or replayed
+    event still covers the window it was meant for; a direct invoke exports one client (or all) now.
+    """
     if event.get("detail-type") == SCHEDULED_EVENT:
-        EventBridgeModel.model_validate(event)
-        return ExportRequest()
-    return ExportRequest.model_validate(event)
+        tick = EventBridgeModel.model_validate(event)
+        return ExportRequest(), tick.time.astimezone(UTC).date()
+    return ExportRequest.model_validate(event), None
 
 
 def publish_metrics(run: ExportRun) -> None:
@@ -57,8 +62,8 @@ def publish_metrics(run: ExportRun) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = export_request(event)
-    run = run_export(admin_store(), configured_destination(), client_key=request.client_key)
+    request, today = export_request(event)
+    run = run_export(admin_store(), configured_destination(), client_key=request.client_key, today=today)
     publish_metrics(run)
     tracer.put_annotation(key="failures", value=run.failures)
     logger.info(

@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from timerack_bridge.mailer import MailerSettings, process_stream_event
 from timerack_bridge.store.admin import AdminStore
 

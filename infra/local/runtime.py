@@ -91,14 +91,14 @@ class LocalRuntime:
         )
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from infra.local.moto_stand_in import SerializedMotoServer
 
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         self.email_dir.mkdir(parents=True, exist_ok=True)
         self.key = signing_key(self.config.state_dir)
         moto_port = self.config.moto_port or free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self.moto = SerializedMotoServer(moto_port)
         self.moto.start()
         self.moto_url = f"http://127.0.0.1:{moto_port}"
 

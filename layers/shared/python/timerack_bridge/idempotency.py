@@ -34,7 +34,13 @@ def _send_batch(request: dict[str, Any], run: Callable[[], dict[str, Any]]) -> d
     return run()
 
 
-def run_idempotent(services: Any, key: str, fingerprint: Any, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def run_idempotent(
+    services: Any,
+    key: str,
+    fingerprint: Any,
+    run: Callable[[], dict[str, Any]],
+    lambda_context: Any | None = None,
+) -> dict[str, Any]:
     settings = services.settings
     config = IdempotencyConfig(
         event_key_jmespath="key",
@@ -42,6 +48,9 @@ def run_idempotent(services: Any, key: str, fingerprint: Any, run: Callable[[], 
         expires_after_seconds=settings.idempotency_ttl_seconds,
         raise_on_no_idempotency_key=True,
     )
+    if lambda_context is not None:
+        # Lets Powertools expire an in-progress record when the function times out mid-batch.
+        config.register_lambda_context(lambda_context)
     guarded = idempotent_function(
         data_keyword_argument="request",
         persistence_store=_persistence_for(services.dynamodb, settings.idempotency_table_name),

@@ -18,6 +18,8 @@ TIMERACK_PERMISSION = "Timerack"
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
 RecordId = Annotated[int, Field(ge=1, le=2**53)]
+# Security group names are free text ("Timerack", "Open API Timerack"), but never a path or control character.
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^/\\\x00-\x1f]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 # A plain address check: one @, a dotted domain, no spaces or angle brackets (no DNS look-ups in Lambda).
 EmailAddress = Annotated[
@@ -88,7 +90,7 @@ class SecurityGroupIn(CamelModel):
 
 
 class SecurityGroup(SecurityGroupIn):
-    name: Identifier
+    name: GroupName
 
 
 class CustomerIn(CamelModel):
@@ -312,7 +314,7 @@ class BatchResult(CamelModel):
     batch_id: str
     client_key: str
     submitted_at: datetime
-    weekend_bill: date | None
+    weekend_bill: date | None = None
     counts: BatchCounts
     results: list[AssignmentResult]
     source: Literal["timerack", "manual-import"] = "timerack"
@@ -324,8 +326,8 @@ class BatchSummary(CamelModel):
     batch_id: str
     client_key: str
     submitted_at: datetime
-    weekend_bill: date | None
-    counts: BatchCounts | None
+    weekend_bill: date | None = None
+    counts: BatchCounts | None = None
     source: str
     status: str
 

@@ -7,6 +7,7 @@ import json
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from timerack_bridge import __version__
 from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, timecards
@@ -48,6 +49,12 @@ def handle_validation_error(error: RequestValidationError) -> Response:
         {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
         for err in error.errors()
     ]
+    return error_response(422, "the request is malformed", detail=details)
+
+
+@app.exception_handler(ValidationError)
+def handle_model_error(error: ValidationError) -> Response:
+    details = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in error.errors()]
     return error_response(422, "the request is malformed", detail=details)
 
 

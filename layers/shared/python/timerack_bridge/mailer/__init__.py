@@ -4,7 +4,7 @@ from timerack_bridge.mailer.config import MailerSettings
 from timerack_bridge.mailer.exceptions import EmailSendError
 from timerack_bridge.mailer.marker import Claim, MailMarkerStore, MarkerState
 from timerack_bridge.mailer.message import build_error_file_message, reason_not_to_mail
-from timerack_bridge.mailer.processor import ErrorFileMailer, process_stream_event
+from timerack_bridge.mailer.processor import ErrorFileMailer, batch_from_stream_image, process_stream_event
 from timerack_bridge.mailer.ses import SesEmailSender, raw_bytes
 from timerack_bridge.mailer.stream_filter import (
     ERROR_FILE_STREAM_FILTER,
@@ -21,6 +21,7 @@ __all__ = [
     "MailerSettings",
     "MarkerState",
     "SesEmailSender",
+    "batch_from_stream_image",
     "build_error_file_message",
     "is_error_file_record",
     "matches_pattern",

@@ -87,7 +87,7 @@ class ErrorFileMailer:
         # The AWS filter already narrows the stream; checked again for redeliveries and the local runtime.
         if not is_error_file_record(record.raw_event):
             return self._skipped("not a completed batch with errors")
-        batch = batch_from_item(decode_image(_image_with_bytes(record.raw_event["dynamodb"]["NewImage"])))
+        batch = batch_from_stream_image(record.raw_event["dynamodb"]["NewImage"])
         settings = self.admin_store.get_payroll_email(batch.client_key)
         reason = reason_not_to_mail(batch, settings)
         if reason:
@@ -161,6 +161,11 @@ class ErrorFileMailer:
 def _write_outbox(directory: Path, name: str, raw: bytes) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{_UNSAFE_FILENAME.sub('_', name)}.eml").write_bytes(raw)
+
+
+def batch_from_stream_image(new_image: dict[str, Any]) -> BatchResult:
+    """A batch record's stream NewImage (Lambda's JSON shape, binaries in base64) back to the model."""
+    return batch_from_item(decode_image(_image_with_bytes(new_image)))
 
 
 def _image_with_bytes(image: dict[str, Any]) -> dict[str, Any]:

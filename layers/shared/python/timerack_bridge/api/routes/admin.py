@@ -53,7 +53,7 @@ def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
 
 
 @router.put("/v1/security-groups/<name>")
-def put_security_group(name: NodeId, body: SecurityGroupIn) -> SecurityGroup:
+def put_security_group(name: Annotated[str, Path(min_length=1, max_length=128)], body: SecurityGroupIn) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
     deps.services().admin.put_group(group)

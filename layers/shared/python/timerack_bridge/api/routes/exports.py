@@ -1,7 +1,36 @@
-"""POST /v1/exports: "Update From TempWorks" (run the export now)."""
+"""POST /v1/exports: "Update From TempWorks" (run the export now).
+
+With a clientKey, that client (404 unknown, 403 not visible to the rep); without, every client
+whose Primary Customer lies at or below the rep's hierarchy node. The run is inline and its
+result, per client, is the reply.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from timerack_bridge import export
+from timerack_bridge.api import deps
+from timerack_bridge.api.auth import require_visible_client
+from timerack_bridge.api.routes.common import timerack_access
+from timerack_bridge.export import ExportRequest, ExportRun
 
 router = Router()
+
+
+@router.post("/v1/exports")
+def post_export(body: Annotated[ExportRequest | None, Body()] = None) -> ExportRun:
+    access = timerack_access(router)
+    store = deps.services().admin
+    client_key = body.client_key if body else None
+    if client_key is not None:
+        require_visible_client(access, store, client_key)
+        return export.run_export(store, export.configured_destination(), client_key=client_key)
+    return export.run_export(
+        store,
+        export.configured_destination(),
+        include=lambda customer: access.sees(customer.hierarchy_node_id),
+    )

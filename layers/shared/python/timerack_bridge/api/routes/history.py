@@ -49,7 +49,7 @@ def get_payroll_history(batch_id: BatchId) -> BatchResult:
 
 
 @router.get("/v1/payroll-history/<batch_id>/report.csv")
-def get_payroll_history_report(batch_id: BatchId) -> Response:
+def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
     batch = _visible_batch(timerack_access(router), batch_id)
     return Response(
         status_code=200,

@@ -57,7 +57,9 @@ def post_timecard_batch(
 
     if idempotency_key and not dry_run:
         fingerprint = body.model_dump(mode="json", by_alias=True)
-        reply = run_idempotent(services, f"{caller(router).principal}|{idempotency_key}", fingerprint, run)
+        reply = run_idempotent(
+            services, f"{caller(router).principal}|{idempotency_key}", fingerprint, run, router.lambda_context
+        )
     else:
         reply = run()
     return BatchResult.model_validate(reply)

@@ -1,0 +1,301 @@
+"""API Gateway (REST) in front of the API function: the routes of DESIGN.md section 4, each behind
+the Cognito authorizer except GET /v1/health, with request validation, JSON access logs, stage
+throttling, X-Ray and a WAF web ACL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.stack import constants
+from infra.stack.config import TenantConfig
+from infra.stack.database import Database
+from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_retention
+from infra.stack.identity import Identity
+from infra.stack.nag import acknowledge
+
+API_SPEC = FunctionSpec(
+    folder=constants.API_FUNCTION,
+    handler=constants.API_HANDLER,
+    memory_mb=constants.API_MEMORY_MB,
+    timeout=constants.API_TIMEOUT,
+    description="The Timerack Bridge HTTP API (admin data, timecard batches, Payroll History)",
+)
+
+# Body models the gateway checks before the function runs. Deliberately shallow: a bad value
+# inside one assignment is that assignment's error (DESIGN.md section 3), never a rejected batch.
+JSON_OBJECT = "JsonObject"
+TIMECARD_BATCH = "TimecardBatch"
+BODY_MODELS = {
+    JSON_OBJECT: apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+    TIMECARD_BATCH: apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["clientKey"],
+        properties={
+            "clientKey": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1),
+            "payPeriod": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+            "timecards": apigw.JsonSchema(type=apigw.JsonSchemaType.ARRAY),
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    body: str | None = None  # a key of BODY_MODELS
+    required_query: tuple[str, ...] = ()
+    public: bool = False
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/v1/health", public=True),
+    # Admin (TempWorks side)
+    Route("PUT", "/v1/hierarchy/{nodeId}", body=JSON_OBJECT),
+    Route("PUT", "/v1/service-reps/{repId}", body=JSON_OBJECT),
+    Route("PUT", "/v1/security-groups/{name}", body=JSON_OBJECT),
+    Route("PUT", "/v1/customers/{customerId}", body=JSON_OBJECT),
+    Route("PUT", "/v1/employees/{employeeId}", body=JSON_OBJECT),
+    Route("GET", "/v1/employees/{employeeId}"),
+    Route("GET", "/v1/employees"),
+    Route("PUT", "/v1/assignments/{assignmentId}", body=JSON_OBJECT),
+    Route("PUT", "/v1/weeks/{weekendBill}", body=JSON_OBJECT),
+    Route("POST", "/v1/weeks/{weekendBill}/send-to-payroll", body=JSON_OBJECT),
+    # Timerack side
+    Route("POST", "/v1/timecard-batches", body=TIMECARD_BATCH),
+    Route("GET", "/v1/payroll-history", required_query=("clientKey",)),
+    Route("GET", "/v1/payroll-history/{batchId}"),
+    Route("GET", "/v1/payroll-history/{batchId}/report.csv"),
+    Route("GET", "/v1/timecards", required_query=("assignmentId", "weekendBill")),
+    Route("GET", "/v1/clients/{clientKey}/payroll-email"),
+    Route("PUT", "/v1/clients/{clientKey}/payroll-email", body=JSON_OBJECT),
+    Route("POST", "/v1/exports"),
+    Route("POST", "/v1/timecard-imports", body=JSON_OBJECT),
+)
+
+# One JSON line per request; the caller's Cognito client id, never a token or a body.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integration.status",
+    "clientId": "$context.authorizer.claims.client_id",
+    "errorMessage": "$context.error.message",
+    "wafStatus": "$context.waf.status",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tenant: TenantConfig,
+        identity: Identity,
+        database: Database,
+        layers: Layers,
+        export_function: BridgeFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = BridgeFunction(
+            self,
+            "ApiFunction",
+            tenant=tenant,
+            spec=API_SPEC,
+            layers=layers,
+            environment={
+                constants.ENV_TABLE_NAME: database.main_table.table_name,
+                constants.ENV_IDEMPOTENCY_TABLE_NAME: database.idempotency_table.table_name,
+                constants.ENV_PAY_CODES: ",".join(tenant.pay_codes),
+                constants.ENV_EXPORT_FUNCTION_NAME: export_function.function.function_name,
+            },
+        )
+        self.function.allow(constants.API_TABLE_ACTIONS, database.main_table_resources)
+        self.function.allow(constants.IDEMPOTENCY_TABLE_ACTIONS, [database.idempotency_table.table_arn])
+        # POST /v1/exports runs the export function rather than duplicating its permissions.
+        self.function.allow(["lambda:InvokeFunction"], [export_function.function.function_arn])
+        handler = self.function.function
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention(tenant), removal_policy=RemovalPolicy.RETAIN
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description=f"Timerack Bridge API ({tenant.name})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Execution logs need the account-wide API Gateway CloudWatch role; retained on stack
+            # deletion so removing one tenant never breaks another tenant's logging in the account.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=constants.API_STAGE_NAME,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                throttling_rate_limit=tenant.api_rate_limit,
+                throttling_burst_limit=tenant.api_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
+            ),
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role uses the AWS-maintained "
+            "AmazonAPIGatewayPushToCloudWatchLogs policy, which AWS keeps in step with the service.",
+        )
+        self._gateway_responses()
+
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[identity.user_pool]
+        )
+        self.validator = self.rest_api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.integration = apigw.AwsIntegration(
+            service="lambda",
+            proxy=True,
+            path=f"2015-03-31/functions/{handler.function_arn}/invocations",
+        )
+        # One permission for the deployed stage, instead of one per method.
+        handler.add_permission(
+            "InvokeFromApi",
+            principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            source_arn=self.rest_api.arn_for_execute_api(stage=constants.API_STAGE_NAME),
+        )
+        self._models: dict[str, apigw.Model] = {}
+        self.methods = [self._add_route(route, identity) for route in ROUTES]
+        self._web_acl(tenant)
+
+    def _add_route(self, route: Route, identity: Identity) -> apigw.Method:
+        resource = self.rest_api.root.resource_for_path(route.path)
+        options: dict = {
+            "request_validator": self.validator,
+            "request_parameters": {f"method.request.querystring.{name}": True for name in route.required_query},
+        }
+        if route.body is not None:
+            options["request_models"] = {"application/json": self._model(route.body)}
+        if route.public:
+            method = resource.add_method(
+                route.method, self.integration, authorization_type=apigw.AuthorizationType.NONE, **options
+            )
+            public = "GET /v1/health is the unauthenticated liveness probe (DESIGN.md section 4)."
+            acknowledge(method, "AwsSolutions-APIG4", public)
+            acknowledge(method, "AwsSolutions-COG4", public)
+            return method
+        return resource.add_method(
+            route.method,
+            self.integration,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            authorizer=self.authorizer,
+            authorization_scopes=identity.scopes,
+            **options,
+        )
+
+    def _model(self, name: str) -> apigw.Model:
+        if name not in self._models:
+            self._models[name] = self.rest_api.add_model(
+                f"{name}Model", content_type="application/json", model_name=name, schema=BODY_MODELS[name]
+            )
+        return self._models[name]
+
+    def _gateway_responses(self) -> None:
+        """Gateway-made errors in the API's own shape: {"message": ...}, malformed requests 422."""
+        invalid = {"application/json": '{"message": "$context.error.validationErrorString"}'}
+        for response_type in (apigw.ResponseType.BAD_REQUEST_BODY, apigw.ResponseType.BAD_REQUEST_PARAMETERS):
+            self.rest_api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                status_code="422",
+                templates=invalid,
+            )
+        # An unknown route or method is "not found", not API Gateway's "Missing Authentication Token".
+        self.rest_api.add_gateway_response(
+            "NotFoundResponse",
+            type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+            status_code="404",
+            templates={"application/json": '{"message": "Not found"}'},
+        )
+
+    def _web_acl(self, tenant: TenantConfig) -> None:
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+            )
+
+        def managed(priority: int, name: str, count_only: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in count_only
+                        ]
+                        or None,
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        prefix = f"TimerackBridge-{tenant.name}"
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(prefix),
+            rules=[
+                # Timecard batches are far over the rule set's 8 KB body limit, and Timerack's
+                # server-to-server client need not send a User-Agent.
+                managed(0, "AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY", "NoUserAgent_HEADER")),
+                managed(1, "AWSManagedRulesKnownBadInputsRuleSet"),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=2,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=constants.WAF_RATE_LIMIT_PER_5_MIN, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=visibility(f"{prefix}-RateLimitPerIp"),
+                ),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.rest_api.deployment_stage.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url

@@ -1,0 +1,100 @@
+"""The tenants (staffing agencies) declared in infra/tenants.json, validated before anything is built."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from infra.stack.constants import TENANTS_FILE
+
+# Log retentions CloudWatch accepts that make sense for payroll (days).
+LOG_RETENTION_CHOICES = (30, 60, 90, 180, 365, 400, 545, 731, 1827, 2557)
+_COGNITO_RESERVED = ("aws", "amazon", "cognito")
+
+
+class TenantConfigError(ValueError):
+    """infra/tenants.json is missing, unreadable or invalid."""
+
+
+class TenantConfig(BaseModel):
+    """One tenant: one stack `TimerackBridge-<name>` in its own account and region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$")
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    sender_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    export_destination: Literal["https", "s3"]
+    timerack_api_url: str = Field(pattern=r"^https://\S+$")
+    schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
+    pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_retention_days: int = 365
+    api_rate_limit: int = Field(default=50, ge=1, le=10_000)
+    api_burst_limit: int = Field(default=100, ge=1, le=5_000)
+    cognito_domain_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    termination_protection: bool = True
+
+    @field_validator("pay_codes")
+    @classmethod
+    def _pay_codes_upper_and_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.strip().upper() for code in value)
+        if not codes or any(not re.fullmatch(r"[A-Z0-9]{1,10}", code) for code in codes):
+            raise ValueError("pay codes are 1-10 letters or digits")
+        if len(set(codes)) != len(codes):
+            raise ValueError("pay codes must be unique")
+        return codes
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_CHOICES:
+            raise ValueError(f"log retention must be one of {LOG_RETENTION_CHOICES}")
+        return value
+
+    @model_validator(mode="after")
+    def _domain_prefix_allowed(self) -> TenantConfig:
+        if any(word in self.domain_prefix for word in _COGNITO_RESERVED):
+            raise ValueError(
+                f"Cognito domain prefix {self.domain_prefix!r} may not contain {_COGNITO_RESERVED}; "
+                "set cognitoDomainPrefix"
+            )
+        return self
+
+    @property
+    def domain_prefix(self) -> str:
+        """The Cognito hosted domain prefix: unique per region, so it carries the account id."""
+        return self.cognito_domain_prefix or f"timerack-{self.name}-{self.account}"
+
+
+class TenantsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenants: tuple[TenantConfig, ...] = Field(min_length=1)
+
+    @field_validator("tenants")
+    @classmethod
+    def _unique_names(cls, value: tuple[TenantConfig, ...]) -> tuple[TenantConfig, ...]:
+        names = [tenant.name for tenant in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"tenant names must be unique: {duplicates}")
+        return value
+
+
+def load_tenants(path: Path = TENANTS_FILE) -> tuple[TenantConfig, ...]:
+    """Read and validate the tenants file; raise TenantConfigError saying what is wrong."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TenantConfigError(f"cannot read tenants from {path}: {exc}") from exc
+    try:
+        return TenantsFile.model_validate(raw).tenants
+    except ValidationError as exc:
+        raise TenantConfigError(f"invalid tenants in {path}:\n{exc}") from exc

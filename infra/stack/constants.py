@@ -1,0 +1,112 @@
+"""Names, paths and sizes of the tenant stack, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TENANTS_FILE = REPO_ROOT / "infra" / "tenants.json"
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+SHARED_LAYER_DIR = REPO_ROOT / "layers" / "shared"
+DEPENDENCIES_LAYER_DIR = REPO_ROOT / "layers" / "dependencies"
+# What never goes into a Lambda asset.
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", "tests"]
+
+STACK_PREFIX = "TimerackBridge"
+APPLICATION_TAG = "TimerackBridge"
+METRICS_NAMESPACE = "TimerackBridge"
+
+# Functions: folder under functions/, handler, memory (MB), timeout. The reasons are in
+# docs/decision_log_infra.md.
+API_FUNCTION = "api"
+API_HANDLER = "api_handler.lambda_handler"
+API_MEMORY_MB = 1024
+# Just under API Gateway's 29 s integration timeout, so a slow request ends as a logged
+# Lambda timeout instead of running on after the caller got a 504.
+API_TIMEOUT = Duration.seconds(28)
+
+EXPORT_FUNCTION = "export"
+EXPORT_HANDLER = "export_handler.lambda_handler"
+EXPORT_MEMORY_MB = 512
+EXPORT_TIMEOUT = Duration.minutes(10)
+EXPORT_ASYNC_RETRIES = 1
+EXPORT_MAX_EVENT_AGE = Duration.hours(1)
+
+MAILER_FUNCTION = "mailer"
+MAILER_HANDLER = "mailer_handler.lambda_handler"
+MAILER_MEMORY_MB = 256
+MAILER_TIMEOUT = Duration.seconds(60)
+MAILER_BATCH_SIZE = 10
+MAILER_RETRY_ATTEMPTS = 5
+MAILER_MAX_RECORD_AGE = Duration.days(1)
+
+# The schedule's delivery retries (EventBridge -> export function).
+SCHEDULE_RETRY_ATTEMPTS = 3
+SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
+
+# The mailer's stream filter: a Payroll History batch item that completed with errors.
+BATCH_SORT_KEY = "BATCH"
+BATCH_COMPLETED_STATUS = "completed"
+
+# API
+API_STAGE_NAME = "prod"
+RESOURCE_SERVER_ID = "timerack"
+SCOPE_TIMECARDS_WRITE = "timecards.write"
+SCOPE_ADMIN = "admin"
+ACCESS_TOKEN_VALIDITY = Duration.hours(1)
+WAF_RATE_LIMIT_PER_5_MIN = 10_000
+
+# Dead-letter and failure queues keep messages for the maximum SQS retention.
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+# Alarms
+ALARM_PERIOD = Duration.minutes(5)
+MAILER_ITERATOR_AGE_ALARM = Duration.minutes(15)
+
+# Environment variable names the functions read.
+ENV_TABLE_NAME = "TABLE_NAME"
+ENV_IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
+ENV_PAY_CODES = "PAY_CODES"
+ENV_EXPORT_FUNCTION_NAME = "EXPORT_FUNCTION_NAME"
+ENV_EXPORT_DESTINATION = "EXPORT_DESTINATION"
+ENV_TIMERACK_API_URL = "TIMERACK_API_URL"
+ENV_EXPORT_BUCKET = "EXPORT_BUCKET"
+ENV_TIMERACK_API_TOKEN_SECRET_ARN = "TIMERACK_API_TOKEN_SECRET_ARN"
+ENV_SENDER_EMAIL = "SENDER_EMAIL"
+
+# DynamoDB actions per function (no wildcard; transactions are authorised per item action).
+API_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+]
+IDEMPOTENCY_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+EXPORT_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+MAILER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
