@@ -49,7 +49,9 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("TABLE_NAME", "main")
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idem")
     with mock_aws():
-        from infra.local.moto_stand_in import SerializedClient
+        from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
+
+        install_fast_transactions()
 
         # In-process moto is not thread-safe; each DynamoDB call is atomic in AWS, so serialize calls.
         client = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from timerack_bridge.config import ConfigurationError
 from timerack_bridge.export import ExportRequest, ExportRun, configured_destination, run_export
 from timerack_bridge.store.admin import AdminStore
@@ -63,9 +62,15 @@ def publish_metrics(run: ExportRun) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request, today = export_request(event)
-    run = run_export(admin_store(), configured_destination(), client_key=request.client_key, today=today)
+    run = run_export(
+        admin_store(),
+        configured_destination(),
+        client_key=request.client_key,
+        today=today,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     publish_metrics(run)
-    tracer.put_annotation(key="failures", value=run.failures)
+    tracer.put_annotation(key="export_failed", value=run.failures > 0)
     logger.info(
         "export run finished",
         extra={

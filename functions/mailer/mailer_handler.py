@@ -12,10 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from timerack_bridge.mailer import MailerSettings, process_stream_event
 from timerack_bridge.store.admin import AdminStore
 
-METRICS_NAMESPACE = "TimerackBridge"
-
+# Service and metrics namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE (the stack).
 logger = Logger()
-metrics = Metrics(namespace=METRICS_NAMESPACE)
+metrics = Metrics()
 tracer = Tracer()
 
 

@@ -21,6 +21,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     from infra.local.tokens import issue_token
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: one line per AWS call is noise
     config = RuntimeConfig.from_env()
     runtime = LocalRuntime(config)
     print("Starting Timerack Bridge (local runtime) ...", flush=True)

@@ -91,7 +91,9 @@ class LocalRuntime:
         )
 
     def start(self) -> None:
-        from infra.local.moto_stand_in import SerializedMotoServer
+        from infra.local.moto_stand_in import SerializedMotoServer, install_fast_transactions
+
+        install_fast_transactions()
 
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from constructs import Construct
 from infra.stack import constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
+from infra.stack.export import ExportJob
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_retention
 from infra.stack.identity import Identity
 from infra.stack.nag import acknowledge
@@ -112,12 +113,12 @@ class Api(Construct):
         identity: Identity,
         database: Database,
         layers: Layers,
-        export_function: BridgeFunction,
+        export: ExportJob,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = BridgeFunction(
             self,
-            "ApiFunction",
+            "Handler",
             tenant=tenant,
             spec=API_SPEC,
             layers=layers,
@@ -125,13 +126,13 @@ class Api(Construct):
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_IDEMPOTENCY_TABLE_NAME: database.idempotency_table.table_name,
                 constants.ENV_PAY_CODES: ",".join(tenant.pay_codes),
-                constants.ENV_EXPORT_FUNCTION_NAME: export_function.function.function_name,
+                # POST /v1/exports runs the export inline, so the API carries its configuration.
+                **export.environment,
             },
         )
         self.function.allow(constants.API_TABLE_ACTIONS, database.main_table_resources)
         self.function.allow(constants.IDEMPOTENCY_TABLE_ACTIONS, [database.idempotency_table.table_arn])
-        # POST /v1/exports runs the export function rather than duplicating its permissions.
-        self.function.allow(["lambda:InvokeFunction"], [export_function.function.function_arn])
+        export.grant_run(self.function)
         handler = self.function.function
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=log_retention(tenant), removal_policy=RemovalPolicy.RETAIN
@@ -157,6 +158,8 @@ class Api(Construct):
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
             ),
         )
+        # The stack publishes the URL as ApiUrl; drop the construct's own duplicate output.
+        self.rest_api.node.try_remove_child("Endpoint")
         acknowledge(
             self.rest_api,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -191,7 +194,9 @@ class Api(Construct):
         resource = self.rest_api.root.resource_for_path(route.path)
         options: dict = {
             "request_validator": self.validator,
-            "request_parameters": {f"method.request.querystring.{name}": True for name in route.required_query},
+            "request_parameters": {
+                f"method.request.querystring.{name}": True for name in route.required_query
+            },
         }
         if route.body is not None:
             options["request_models"] = {"application/json": self._model(route.body)}
@@ -220,8 +225,9 @@ class Api(Construct):
         return self._models[name]
 
     def _gateway_responses(self) -> None:
-        """Gateway-made errors in the API's own shape: {"message": ...}, malformed requests 422."""
-        invalid = {"application/json": '{"message": "$context.error.validationErrorString"}'}
+        """Gateway-made errors in the API's own shape: {"message": ...}, malformed requests 422.
+        (messageString is already a quoted JSON string; validationErrorString is not, so it stays out.)"""
+        invalid = {"application/json": '{"message": $context.error.messageString}'}
         for response_type in (apigw.ResponseType.BAD_REQUEST_BODY, apigw.ResponseType.BAD_REQUEST_PARAMETERS):
             self.rest_api.add_gateway_response(
                 f"{response_type.response_type}Response",
@@ -243,7 +249,9 @@ class Api(Construct):
                 cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
             )
 
-        def managed(priority: int, name: str, count_only: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(
+            priority: int, name: str, count_only: tuple[str, ...] = ()
+        ) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,

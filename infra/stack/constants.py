@@ -14,7 +14,7 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 SHARED_LAYER_DIR = REPO_ROOT / "layers" / "shared"
 DEPENDENCIES_LAYER_DIR = REPO_ROOT / "layers" / "dependencies"
 # What never goes into a Lambda asset.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", "tests"]
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", "tests", ".build-stamp"]
 
 STACK_PREFIX = "TimerackBridge"
 APPLICATION_TAG = "TimerackBridge"
@@ -71,11 +71,10 @@ MAILER_ITERATOR_AGE_ALARM = Duration.minutes(15)
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 ENV_PAY_CODES = "PAY_CODES"
-ENV_EXPORT_FUNCTION_NAME = "EXPORT_FUNCTION_NAME"
 ENV_EXPORT_DESTINATION = "EXPORT_DESTINATION"
 ENV_TIMERACK_API_URL = "TIMERACK_API_URL"
 ENV_EXPORT_BUCKET = "EXPORT_BUCKET"
-ENV_TIMERACK_API_TOKEN_SECRET_ARN = "TIMERACK_API_TOKEN_SECRET_ARN"
+ENV_TIMERACK_API_TOKEN_SECRET_ARN = "TIMERACK_API_TOKEN_SECRET_ARN"  # noqa: S105 (a variable name)
 ENV_SENDER_EMAIL = "SENDER_EMAIL"
 
 # DynamoDB actions per function (no wildcard; transactions are authorised per item action).

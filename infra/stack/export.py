@@ -31,6 +31,7 @@ class ExportJob(Construct):
         self, scope: Construct, construct_id: str, *, tenant: TenantConfig, database: Database, layers: Layers
     ) -> None:
         super().__init__(scope, construct_id)
+        self._tenant = tenant
         self.api_token = secretsmanager.Secret(
             self,
             "TimerackApiToken",
@@ -48,35 +49,19 @@ class ExportJob(Construct):
         )
         self.bucket = self._export_bucket() if tenant.export_destination == "s3" else None
 
-        environment = {
-            constants.ENV_TABLE_NAME: database.main_table.table_name,
-            constants.ENV_EXPORT_DESTINATION: tenant.export_destination,
-            constants.ENV_TIMERACK_API_URL: tenant.timerack_api_url,
-            constants.ENV_TIMERACK_API_TOKEN_SECRET_ARN: self.api_token.secret_arn,
-        }
-        if self.bucket is not None:
-            environment[constants.ENV_EXPORT_BUCKET] = self.bucket.bucket_name
         self.function = BridgeFunction(
             self,
-            "ExportFunction",
+            "Handler",
             tenant=tenant,
             spec=EXPORT_SPEC,
             layers=layers,
-            environment=environment,
+            environment={constants.ENV_TABLE_NAME: database.main_table.table_name, **self.environment},
             on_failure=self.dead_letter_queue,
             retry_attempts=constants.EXPORT_ASYNC_RETRIES,
             max_event_age=constants.EXPORT_MAX_EVENT_AGE,
         )
         self.function.allow(constants.EXPORT_TABLE_ACTIONS, database.main_table_resources)
-        self.function.allow(["secretsmanager:GetSecretValue"], [self.api_token.secret_arn])
-        if self.bucket is not None:
-            self.function.allow(["s3:PutObject"], [self.bucket.arn_for_objects("*")])
-            acknowledge(
-                self.function.role,
-                f"AwsSolutions-IAM5[Resource::<{_logical_id(self.bucket)}.Arn>/*]",
-                "The export writes one object per client key into this one bucket; object ARNs "
-                "need the key wildcard.",
-            )
+        self.grant_run(self.function)
 
         self.schedule = events.Rule(
             self,
@@ -92,6 +77,30 @@ class ExportJob(Construct):
                 )
             ],
         )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a function running the export reads, besides TABLE_NAME."""
+        environment = {
+            constants.ENV_EXPORT_DESTINATION: self._tenant.export_destination,
+            constants.ENV_TIMERACK_API_URL: self._tenant.timerack_api_url,
+            constants.ENV_TIMERACK_API_TOKEN_SECRET_ARN: self.api_token.secret_arn,
+        }
+        if self.bucket is not None:
+            environment[constants.ENV_EXPORT_BUCKET] = self.bucket.bucket_name
+        return environment
+
+    def grant_run(self, function: BridgeFunction) -> None:
+        """Let `function` deliver an export: read the Timerack token, drop files into the bucket."""
+        function.allow(["secretsmanager:GetSecretValue"], [self.api_token.secret_arn])
+        if self.bucket is not None:
+            function.allow(["s3:PutObject"], [self.bucket.arn_for_objects("*")])
+            acknowledge(
+                function.role,
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(self.bucket)}.Arn>/*]",
+                "The export writes one object per client key into this one bucket; object ARNs "
+                "need the key wildcard.",
+            )
 
     def _export_bucket(self) -> s3.Bucket:
         access_logs = s3.Bucket(

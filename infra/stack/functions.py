@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnElement, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -136,16 +136,34 @@ class BridgeFunction(Construct):
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )
+        self._depend_on_policy_only()
+        # Active tracing adds X-Ray's write actions on "*" to the role.
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+            "permissions; every other statement of this role names its resources.",
+        )
         acknowledge(
             self.function,
             "Serverless-LambdaDLQ",
-            "Async failures go to an on-failure destination (SQS), which AWS recommends over a DLQ "
-            "and which records the error; the function is otherwise invoked synchronously."
+            f"The {spec.folder} function's async failures go to an on-failure destination (SQS), which "
+            "AWS recommends over a DLQ because it also records the error."
             if on_failure
             else f"The {spec.folder} function is only invoked synchronously (API Gateway, or a stream "
             "mapping with its own on-failure destination); a function DLQ only serves async invokes.",
         )
 
+    def _depend_on_policy_only(self) -> None:
+        """Keep the function's DependsOn on its role policy (so grants exist before first use) but
+        drop the one on the role itself, which the Role GetAtt already implies (cfn-lint W3005)."""
+        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        function = self.function.node.default_child
+        assert isinstance(policy, CfnElement) and isinstance(function, CfnResource)
+        function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy)])
+
     def allow(self, actions: Sequence[str], resources: Sequence[str]) -> None:
         """Add one statement with named actions on named resources to this function's role."""
-        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(actions), resources=list(resources))
+        )

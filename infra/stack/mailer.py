@@ -3,6 +3,9 @@ filtered down to completed Payroll History batches that have errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -24,7 +27,7 @@ MAILER_SPEC = FunctionSpec(
 )
 
 
-def batch_with_errors_filter() -> dict:
+def batch_with_errors_filter() -> Mapping[str, Any]:
     """Only a batch record (sk = BATCH) written as completed with hasErrors = true wakes the mailer."""
     return lambda_.FilterCriteria.filter(
         {
@@ -51,7 +54,7 @@ class Mailer(Construct):
         self.failure_queue = dead_letter_queue(self, "FailureQueue", receives="the mailer's stream mapping")
         self.function = BridgeFunction(
             self,
-            "MailerFunction",
+            "Handler",
             tenant=tenant,
             spec=MAILER_SPEC,
             layers=layers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -34,21 +35,55 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our own.
         self.key = kms.Key(
-            self, "AlarmTopicKey", enable_key_rotation=True, description=f"Timerack Bridge alarms ({tenant.name})"
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description=f"Timerack Bridge alarms ({tenant.name})",
         )
-        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
         self.topic = sns.Topic(
-            self, "AlarmTopic", display_name=f"Timerack Bridge alarms ({tenant.name})", master_key=self.key,
+            self,
+            "AlarmTopic",
+            display_name=f"Timerack Bridge alarms ({tenant.name})",
+            master_key=self.key,
             enforce_ssl=True,
+        )
+        # The topic policy that enforce_ssl writes replaces SNS's default one, so CloudWatch
+        # needs its own allow (limited to this account's alarms).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnLike": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
         )
         self._action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
         for name, function in functions:
-            self._alarm(f"{name}Errors", function.metric_errors(period=constants.ALARM_PERIOD),
-                        f"The {name} function failed")
-            self._alarm(f"{name}Throttles", function.metric_throttles(period=constants.ALARM_PERIOD),
-                        f"The {name} function was throttled")
+            self._alarm(
+                f"{name}Errors",
+                function.metric_errors(period=constants.ALARM_PERIOD),
+                f"The {name} function failed",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                function.metric_throttles(period=constants.ALARM_PERIOD),
+                f"The {name} function was throttled",
+            )
         for name, queue in dead_letter_queues:
             self._alarm(
                 f"{name}Depth",
@@ -71,7 +106,9 @@ class Monitoring(Construct):
             "The API answered with server errors",
         )
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1
+    ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,

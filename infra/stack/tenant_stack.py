@@ -16,7 +16,6 @@ from infra.stack.functions import Layers
 from infra.stack.identity import Identity
 from infra.stack.mailer import Mailer
 from infra.stack.monitoring import Monitoring
-from infra.stack.nag import acknowledge
 
 
 def stack_name(tenant: TenantConfig) -> str:
@@ -25,7 +24,11 @@ def stack_name(tenant: TenantConfig) -> str:
 
 class TimerackBridgeStack(Stack):
     def __init__(
-        self, scope: Construct, tenant: TenantConfig, *, dependencies_layer_dir: Path = constants.DEPENDENCIES_LAYER_DIR
+        self,
+        scope: Construct,
+        tenant: TenantConfig,
+        *,
+        dependencies_layer_dir: Path = constants.DEPENDENCIES_LAYER_DIR,
     ) -> None:
         super().__init__(
             scope,
@@ -36,20 +39,12 @@ class TimerackBridgeStack(Stack):
         )
         Tags.of(self).add("Application", constants.APPLICATION_TAG)
         Tags.of(self).add("Tenant", tenant.name)
-        # Tracing on every function adds X-Ray's write actions on "*" to each role.
-        acknowledge(
-            self,
-            "AwsSolutions-IAM5[Resource::*]",
-            "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
-            "permissions; every other statement names its resources.",
-        )
-
         database = Database(self, "Database")
         layers = Layers(self, "Layers", dependencies_layer_dir=dependencies_layer_dir)
         identity = Identity(self, "Identity", tenant=tenant)
         export = ExportJob(self, "Export", tenant=tenant, database=database, layers=layers)
         api = Api(
-            self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export_function=export.function
+            self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export
         )
         mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers)
         monitoring = Monitoring(
@@ -78,11 +73,20 @@ class TimerackBridgeStack(Stack):
                 identity.timerack_client.user_pool_client_id,
                 "App client for Timerack (scope timerack/timecards.write)",
             ),
-            "AdminClientId": (identity.admin_client.user_pool_client_id, "App client for TempWorks admins (scope timerack/admin)"),
+            "AdminClientId": (
+                identity.admin_client.user_pool_client_id,
+                "App client for TempWorks admins (scope timerack/admin)",
+            ),
             "TableName": (database.main_table.table_name, "Main DynamoDB table"),
             "IdempotencyTableName": (database.idempotency_table.table_name, "Idempotency records of the API"),
-            "AlarmTopicArn": (monitoring.topic.topic_arn, "SNS topic every alarm publishes to; subscribe on-call here"),
-            "TimerackApiTokenSecretArn": (export.api_token.secret_arn, "Secret to put Timerack's API token in"),
+            "AlarmTopicArn": (
+                monitoring.topic.topic_arn,
+                "SNS topic every alarm publishes to; subscribe on-call here",
+            ),
+            "TimerackApiTokenSecretArn": (
+                export.api_token.secret_arn,
+                "Secret to put Timerack's API token in",
+            ),
             "SenderEmail": (tenant.sender_email, "SES identity the error files are sent from (verify it)"),
         }
         if export.bucket is not None:

@@ -18,13 +18,12 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
-from tests.conftest import load_event
 from timerack_bridge import tables
 from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.exceptions import NotFoundError
 from timerack_bridge.export import (
     DestinationError,
+    ExportDestination,
     ExportLock,
     ExportPayload,
     HttpsDestination,
@@ -35,6 +34,8 @@ from timerack_bridge.export import (
 )
 from timerack_bridge.models import Assignment, Customer, Employee
 from timerack_bridge.store.admin import AdminStore
+
+from tests.conftest import load_event
 
 TODAY = date(2026, 11, 16)
 # Every PIN and SSN fragment of the seeded employees: none may appear in a log line.
@@ -57,27 +58,49 @@ def store(dynamodb: Any) -> AdminStore:
 
 def person(employee_id: int, birth: date | None, ssn: str | None, override: str | None = None) -> Employee:
     return Employee(
-        employee_id=employee_id, first_name="Emp", last_name=str(employee_id), birth_date=birth,
-        ssn_last4=ssn_last_four(ssn) if ssn else None, hierarchy_node_id="branch", pin_override=override,
+        employee_id=employee_id,
+        first_name="Emp",
+        last_name=str(employee_id),
+        birth_date=birth,
+        ssn_last4=ssn_last_four(ssn) if ssn else None,
+        hierarchy_node_id="branch",
+        pin_override=override,
     )
 
 
 def place(store: AdminStore, assignment_id: int, employee_id: int, customer_id: int, **extra: Any) -> None:
-    store.put_assignment(Assignment(
-        assignment_id=assignment_id, employee_id=employee_id, customer_id=customer_id, hierarchy_node_id="branch",
-        status=extra.pop("status", "Active"), start_date=extra.pop("start_date", date(2026, 1, 5)),
-        job_title="Picker", **extra,
-    ))
+    store.put_assignment(
+        Assignment(
+            assignment_id=assignment_id,
+            employee_id=employee_id,
+            customer_id=customer_id,
+            hierarchy_node_id="branch",
+            status=extra.pop("status", "Active"),
+            start_date=extra.pop("start_date", date(2026, 1, 5)),
+            job_title="Picker",
+            **extra,
+        )
+    )
 
 
 @pytest.fixture
 def clients(store: AdminStore) -> list[str]:
     """Acme (with a child and a grandchild customer), Globex, Initech; each with employees of its own."""
-    store.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1"))
-    store.put_customer(Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch"))
-    store.put_customer(Customer(customer_id=102, name="Acme Dock", parent_customer_id=101, hierarchy_node_id="branch"))
-    store.put_customer(Customer(customer_id=200, name="Globex", hierarchy_node_id="other", timerack_client_key="GLOBEX-1"))
-    store.put_customer(Customer(customer_id=300, name="Initech", hierarchy_node_id="branch", timerack_client_key="INITECH-1"))
+    store.put_customer(
+        Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1")
+    )
+    store.put_customer(
+        Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch")
+    )
+    store.put_customer(
+        Customer(customer_id=102, name="Acme Dock", parent_customer_id=101, hierarchy_node_id="branch")
+    )
+    store.put_customer(
+        Customer(customer_id=200, name="Globex", hierarchy_node_id="other", timerack_client_key="GLOBEX-1")
+    )
+    store.put_customer(
+        Customer(customer_id=300, name="Initech", hierarchy_node_id="branch", timerack_client_key="INITECH-1")
+    )
     store.put_customer(Customer(customer_id=900, name="No Timerack", hierarchy_node_id="branch"))
     for employee in (
         person(7, date(1990, 4, 7), "111-11-2345"),  # article: 72345
@@ -104,7 +127,7 @@ def clients(store: AdminStore) -> list[str]:
 
 
 @dataclass
-class RecordingDestination:
+class RecordingDestination(ExportDestination):
     name: str = "recording"
     sent: list[ExportPayload] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
@@ -115,16 +138,24 @@ class RecordingDestination:
         self.sent.append(payload)
 
 
-def test_every_client_is_exported_with_its_child_customers_and_window(store: AdminStore, clients: list[str]) -> None:
+def test_every_client_is_exported_with_its_child_customers_and_window(
+    store: AdminStore, clients: list[str]
+) -> None:
     destination = RecordingDestination()
     seen: list[str] = []
     # When the export runs
-    run = run_export(store, destination, today=TODAY, progress=lambda outcome: seen.append(outcome.client_key))
+    run = run_export(
+        store, destination, today=TODAY, progress=lambda outcome: seen.append(outcome.client_key)
+    )
     # Then each client is exported once, in order, and progress saw each as it finished
     assert [(c.client_key, c.status) for c in run.clients] == [(k, "exported") for k in clients]
     assert seen == clients
     acme = next(p for p in destination.sent if p.client_key == "ACME-1")
-    assert [(a.assignment_id, a.customer_id) for a in acme.assignments] == [(1001, 100), (1002, 101), (1003, 102)]
+    assert [(a.assignment_id, a.customer_id) for a in acme.assignments] == [
+        (1001, 100),
+        (1002, 101),
+        (1003, 102),
+    ]
     assert {e.employee_id: e.pin for e in acme.employees} == {7: "72345", 9: "126789", 11: "904417"}
     assert [(p.type, p.employee_id) for p in acme.problems] == [("missing-pin", 12)]
     outcome = run.clients[0]
@@ -147,12 +178,36 @@ def test_a_failing_client_does_not_stop_the_others(store: AdminStore, clients: l
     destination = RecordingDestination(failing={"GLOBEX-1"})
     run = run_export(store, destination, today=TODAY)
     assert [(c.client_key, c.status) for c in run.clients] == [
-        ("ACME-1", "exported"), ("GLOBEX-1", "failed"), ("INITECH-1", "exported")
+        ("ACME-1", "exported"),
+        ("GLOBEX-1", "failed"),
+        ("INITECH-1", "exported"),
     ]
     assert "HTTP 400" in (run.clients[1].error or "") and run.failures == 1
     # And the failed client's lock was released: the next run exports it
     destination.failing.clear()
     assert run_export(store, destination, client_key="GLOBEX-1", today=TODAY).clients[0].status == "exported"
+
+
+def test_a_run_short_of_time_starts_no_client_it_cannot_finish(store: AdminStore, clients: list[str]) -> None:
+    # Given a Lambda with time for one client only (the recording destination's worst case is 30s)
+    remaining = [100.0]
+    destination = RecordingDestination()
+    original_send = destination.send
+
+    def slow_send(payload: ExportPayload) -> None:
+        original_send(payload)
+        remaining[0] -= 70
+
+    destination.send = slow_send  # type: ignore[method-assign]
+    run = run_export(store, destination, today=TODAY, seconds_left=lambda: remaining[0])
+    # Then the later clients are reported, not cut off mid-send, and the next run picks them up
+    assert [(c.client_key, c.status) for c in run.clients] == [
+        ("ACME-1", "exported"),
+        ("GLOBEX-1", "failed"),
+        ("INITECH-1", "failed"),
+    ]
+    assert "ran out of time" in (run.clients[1].error or "")
+    assert store.get("EXPORTLOCK#GLOBEX-1", "LOCK") is None
 
 
 # ------------------------------------------------------------------ the lock
@@ -173,11 +228,15 @@ def test_lock_refuses_a_second_concurrent_run(store: AdminStore, clients: list[s
     second = nested[0]
     # Then the second run skips the client held by the first and exports the others
     assert [(c.client_key, c.status) for c in second.clients] == [
-        ("ACME-1", "skipped-locked"), ("GLOBEX-1", "exported"), ("INITECH-1", "exported")
+        ("ACME-1", "skipped-locked"),
+        ("GLOBEX-1", "exported"),
+        ("INITECH-1", "exported"),
     ]
 
 
-def test_lock_expires_and_is_released_only_by_its_owner(dynamodb: Any, store: AdminStore, clients: list[str]) -> None:
+def test_lock_expires_and_is_released_only_by_its_owner(
+    dynamodb: Any, store: AdminStore, clients: list[str]
+) -> None:
     clock = [1_800_000_000.0]
     lock = ExportLock(dynamodb, "main", lock_seconds=60, clock=lambda: clock[0])
     owner = lock.acquire("ACME-1")
@@ -185,7 +244,10 @@ def test_lock_expires_and_is_released_only_by_its_owner(dynamodb: Any, store: Ad
     item = store.get("EXPORTLOCK#ACME-1", "LOCK")
     assert item["expiresAt"] == 1_800_000_060 and item["owner"] == owner
     # A run while it is held skips the client
-    assert run_export(store, RecordingDestination(), lock=lock, client_key="ACME-1").clients[0].status == "skipped-locked"
+    assert (
+        run_export(store, RecordingDestination(), lock=lock, client_key="ACME-1").clients[0].status
+        == "skipped-locked"
+    )
     # After the expiry another run takes it over; the first owner can no longer release it
     clock[0] += 61
     taker = lock.acquire("ACME-1")
@@ -209,10 +271,12 @@ class FlakyTimerack:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 key = self.headers.get("X-Timerack-Client-Key", "")
-                outer.requests.append({"key": key, "auth": self.headers.get("Authorization"), "body": json.loads(body)})
+                outer.requests.append(
+                    {"key": key, "auth": self.headers.get("Authorization"), "body": json.loads(body)}
+                )
                 answers = outer.script.get(key, ["ok"])
                 answer = answers.pop(0) if len(answers) > 1 else answers[0]
                 if answer == "hang":
@@ -253,26 +317,63 @@ def test_https_retries_500_and_timeout_then_succeeds_and_isolates_failures(
     delays: list[float] = []
     with FlakyTimerack(script, hang_seconds=2) as timerack:
         destination = HttpsDestination(
-            timerack.url, lambda: "token-1", connect_timeout=1, read_timeout=0.2,
-            max_attempts=3, backoff_base=0.01, backoff_max=0.05, sleep=lambda s: (delays.append(s), time.sleep(s)),
+            timerack.url,
+            lambda: "token-1",
+            connect_timeout=1,
+            read_timeout=0.2,
+            max_attempts=3,
+            backoff_base=0.01,
+            backoff_max=0.05,
+            sleep=lambda s: (delays.append(s), time.sleep(s)),
         )
         started = time.monotonic()
         run = run_export(store, destination, today=TODAY)
         elapsed = time.monotonic() - started
-    # Then Acme got through on its third attempt, Globex failed after three, Initech after one (no retry on 4xx)
+    # Then Acme got through on its third try, Globex failed after three, Initech after one (no retry on 4xx)
     outcomes = {c.client_key: c for c in run.clients}
     assert outcomes["ACME-1"].status == "exported" and timerack.attempts("ACME-1") == 3
     assert outcomes["GLOBEX-1"].status == "failed" and timerack.attempts("GLOBEX-1") == 3
-    assert "after 3 attempts" in (outcomes["GLOBEX-1"].error or "") and "HTTP 500" in (outcomes["GLOBEX-1"].error or "")
+    assert outcomes["GLOBEX-1"].error == (
+        "Timerack did not accept the export of client GLOBEX-1 after 3 attempts (last: HTTP 500)"
+    )
     assert outcomes["INITECH-1"].status == "failed" and timerack.attempts("INITECH-1") == 1
     assert "HTTP 400" in (outcomes["INITECH-1"].error or "")
     # And every request carried the client key header, the bearer token and the client's own payload
-    assert all(r["auth"] == "Bearer token-1" and r["body"]["clientKey"] == r["key"] for r in timerack.requests)
+    assert all(
+        r["auth"] == "Bearer token-1" and r["body"]["clientKey"] == r["key"] for r in timerack.requests
+    )
     acme_body = next(r["body"] for r in timerack.requests if r["key"] == "ACME-1")
-    assert {e["employeeId"]: e["pin"] for e in acme_body["employees"]} == {7: "72345", 9: "126789", 11: "904417"}
+    assert {e["employeeId"]: e["pin"] for e in acme_body["employees"]} == {
+        7: "72345",
+        9: "126789",
+        11: "904417",
+    }
     # Backoff grew with the attempt, stayed within its cap, and the test stayed fast
     assert len(delays) == 4 and all(0.005 <= d <= 0.05 for d in delays)
     assert elapsed < 2
+
+
+def _payload(client_key: str = "ACME-1") -> ExportPayload:
+    return ExportPayload(
+        client_key=client_key,
+        customer_id=100,
+        customer_name="Acme",
+        generated_at="2026-11-16T14:00:00Z",
+        employees=[],
+        assignments=[],
+        problems=[],
+    )
+
+
+def test_https_gives_up_after_read_timeouts_and_refused_connections() -> None:
+    with FlakyTimerack({"ACME-1": ["hang"]}, hang_seconds=2) as timerack:
+        hanging = HttpsDestination(timerack.url, "t", read_timeout=0.1, max_attempts=2, backoff_base=0.01)
+        with pytest.raises(DestinationError, match=r"after 2 attempts \(last: TimeoutError\)"):
+            hanging.send(_payload())
+        assert timerack.attempts("ACME-1") == 2
+    closed = HttpsDestination(timerack.url, "t", connect_timeout=0.5, max_attempts=2, backoff_base=0.01)
+    with pytest.raises(DestinationError, match="ConnectionRefusedError"):
+        closed.send(_payload())
 
 
 def test_https_refuses_plain_http_to_a_remote_host() -> None:
@@ -292,14 +393,22 @@ def test_s3_csv_per_client_on_moto(store: AdminStore, clients: list[str]) -> Non
     run = run_export(store, S3Destination(s3, "exports-bucket"), today=TODAY)
     assert [c.status for c in run.clients] == ["exported"] * 3
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="exports-bucket")["Contents"])
-    assert [k.split("/")[:2] for k in keys] == [["exports", "ACME-1"], ["exports", "GLOBEX-1"], ["exports", "INITECH-1"]]
+    assert [k.split("/")[:2] for k in keys] == [
+        ["exports", "ACME-1"],
+        ["exports", "GLOBEX-1"],
+        ["exports", "INITECH-1"],
+    ]
     assert all(k.endswith(".csv") for k in keys)
     obj = s3.get_object(Bucket="exports-bucket", Key=keys[0])
     assert obj["ContentType"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(obj["Body"].read().decode())))
-    assert [(r["Client ID"], r["Client Name"], r["Timerack Client Key"]) for r in rows] == [("100", "Acme", "ACME-1")] * 3
+    assert [(r["Client ID"], r["Client Name"], r["Timerack Client Key"]) for r in rows] == [
+        ("100", "Acme", "ACME-1")
+    ] * 3
     assert [(r["Assignment ID"], r["Employee ID"], r["PIN"], r["Customer ID"]) for r in rows] == [
-        ("1001", "7", "72345", "100"), ("1002", "9", "126789", "101"), ("1003", "11", "904417", "102")
+        ("1001", "7", "72345", "100"),
+        ("1002", "9", "126789", "101"),
+        ("1003", "11", "904417", "102"),
     ]
 
 
@@ -309,7 +418,9 @@ def test_s3_missing_bucket_is_that_clients_failure(store: AdminStore, clients: l
     assert run.clients[0].status == "failed" and "NoSuchBucket" in (run.clients[0].error or "")
 
 
-def test_outbox_replaces_latest_json_atomically(store: AdminStore, clients: list[str], tmp_path: Path) -> None:
+def test_outbox_replaces_latest_json_atomically(
+    store: AdminStore, clients: list[str], tmp_path: Path
+) -> None:
     destination = OutboxDestination(tmp_path / "outbox")
     run_export(store, destination, today=TODAY)
     run_export(store, destination, today=TODAY)
@@ -333,7 +444,7 @@ class FakeContext:
     aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e8aaaabbbb"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return 900_000
 
 
 @pytest.fixture
@@ -358,8 +469,15 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
     handler = logging.getLogger("timerack-bridge").powertools_handler  # type: ignore[attr-defined]
     buffer = io.StringIO()
     previous = handler.setStream(buffer)
-    yield lambda: buffer.getvalue() + "\n".join(
-        handler.formatter.format(record) for record in caplog.records if record.name.startswith("timerack-bridge")
+    yield (
+        lambda: (
+            buffer.getvalue()
+            + "\n".join(
+                handler.formatter.format(record)
+                for record in caplog.records
+                if record.name.startswith("timerack-bridge")
+            )
+        )
     )
     handler.setStream(previous)
 
@@ -374,7 +492,9 @@ def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
     result = handler(load_event("export-scheduled.json"))
     # Then every client is exported to the outbox and the run is the reply
     assert [(c["clientKey"], c["status"]) for c in result["clients"]] == [
-        ("ACME-1", "exported"), ("GLOBEX-1", "exported"), ("INITECH-1", "exported")
+        ("ACME-1", "exported"),
+        ("GLOBEX-1", "exported"),
+        ("INITECH-1", "exported"),
     ]
     acme = json.loads((tmp_path / "outbox" / "ACME-1" / "latest.json").read_text())
     assert {e["employeeId"]: e["pin"] for e in acme["employees"]} == {7: "72345", 9: "126789", 11: "904417"}
@@ -382,8 +502,16 @@ def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     metrics = emf[-1]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TimerackBridge"
-    published = {name: metrics[name] for name in ("clients", "employees", "assignments", "problems", "failures")}
-    assert published == {"clients": [3], "employees": [5], "assignments": [5], "problems": [1], "failures": [0]}
+    published = {
+        name: metrics[name] for name in ("clients", "employees", "assignments", "problems", "failures")
+    }
+    assert published == {
+        "clients": [3],
+        "employees": [5],
+        "assignments": [5],
+        "problems": [1],
+        "failures": [0],
+    }
     # And the logs tell the story without a PIN or SSN digit
     logs = log_lines()
     assert "client exported" in logs and "export run finished" in logs and "ACME-1" in logs
@@ -391,7 +519,9 @@ def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
     assert "72345" not in json.dumps(result)
 
 
-def test_direct_invoke_exports_one_client(handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path) -> None:
+def test_direct_invoke_exports_one_client(
+    handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path
+) -> None:
     result = handler(load_event("export-manual.json"))
     assert [c["clientKey"] for c in result["clients"]] == ["ACME-1"]
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["ACME-1"]
@@ -433,13 +563,16 @@ def api_destination(agency: Any, services: Any) -> Iterator[RecordingDestination
     use_destination(None)
 
 
-def test_post_exports_runs_every_client_visible_to_the_rep(api: Any, api_destination: RecordingDestination) -> None:
+def test_post_exports_runs_every_client_visible_to_the_rep(
+    api: Any, api_destination: RecordingDestination
+) -> None:
     # When Timerack's "Update From TempWorks" posts with no client key (as the CLI does)
     reply = api("POST", "/v1/exports", {})
     # Then the clients at or below the rep's node are exported, the other branch's is not
     assert reply.status == 200, reply.text
     assert [(c["clientKey"], c["status"]) for c in reply.json["clients"]] == [
-        ("ACME-1", "exported"), ("GLOBEX-1", "exported")
+        ("ACME-1", "exported"),
+        ("GLOBEX-1", "exported"),
     ]
     assert [p.client_key for p in api_destination.sent] == ["ACME-1", "GLOBEX-1"]
     # The standard agency's employees share one PIN: reported by id, never spelled out

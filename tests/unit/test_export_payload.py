@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.export.payload import (
     IMPORT_TEMPLATE_COLUMNS,
@@ -26,7 +25,10 @@ ACME = Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timera
 
 
 def employee(
-    employee_id: int, birth: date | None = date(1990, 4, 7), ssn: str | None = None, override: str | None = None
+    employee_id: int,
+    birth: date | None = date(1990, 4, 7),
+    ssn: str | None = None,
+    override: str | None = None,
 ) -> Employee:
     return Employee(
         employee_id=employee_id,
@@ -81,11 +83,22 @@ def test_both_pin_examples_of_the_article_land_in_the_payload() -> None:
     document = json.loads(payload.to_json())
     assert {e["employeeId"]: e["pin"] for e in document["employees"]} == {7: "72345", 9: "126789"}
     assert set(document) == {
-        "clientKey", "customerId", "customerName", "generatedAt", "employees", "assignments", "problems"
+        "clientKey",
+        "customerId",
+        "customerName",
+        "generatedAt",
+        "employees",
+        "assignments",
+        "problems",
     }
     assert document["assignments"][0] == {
-        "assignmentId": 1001, "employeeId": 7, "customerId": 100, "status": "Active",
-        "startDate": "2026-01-05", "endDate": None, "jobTitle": "Operator",
+        "assignmentId": 1001,
+        "employeeId": 7,
+        "customerId": 100,
+        "status": "Active",
+        "startDate": "2026-01-05",
+        "endDate": None,
+        "jobTitle": "Operator",
     }
     assert document["problems"] == []
 
@@ -145,7 +158,9 @@ def test_employee_without_usable_pin_is_reported_and_not_sent() -> None:
     assert [e.employee_id for e in payload.employees] == [9]
     assert [a.assignment_id for a in payload.assignments] == [1003]
     assert json.loads(payload.to_json())["problems"][0] == {
-        "type": "missing-pin", "employeeId": 7, "message": payload.problems[0].message
+        "type": "missing-pin",
+        "employeeId": 7,
+        "message": payload.problems[0].message,
     }
 
 
@@ -173,7 +188,9 @@ def test_pin_collision_reports_every_employee_and_sends_none_of_them() -> None:
 
 
 def test_an_employee_with_two_assignments_is_sent_once() -> None:
-    payload = export([assignment(1001, 7), assignment(1002, 7, customer_id=101)], [employee(7, ssn="111-11-2345")])
+    payload = export(
+        [assignment(1001, 7), assignment(1002, 7, customer_id=101)], [employee(7, ssn="111-11-2345")]
+    )
     assert [e.employee_id for e in payload.employees] == [7]
     assert [(a.assignment_id, a.customer_id) for a in payload.assignments] == [(1001, 100), (1002, 101)]
 
@@ -194,10 +211,19 @@ def test_import_template_csv_has_client_then_employee_then_assignment_columns() 
     assert tuple(rows[0]) == IMPORT_TEMPLATE_COLUMNS
     assert IMPORT_TEMPLATE_COLUMNS[:3] == ("Client ID", "Client Name", "Timerack Client Key")
     assert rows[0] == {
-        "Client ID": "100", "Client Name": "Acme", "Timerack Client Key": "ACME-1",
-        "Employee ID": "7", "First Name": "First", "Last Name": "Last7", "PIN": "72345",
-        "Assignment ID": "1001", "Customer ID": "100", "Job Title": "Operator",
-        "Assignment Status": "Active", "Start Date": "2026-01-05", "End Date": "2026-12-31",
+        "Client ID": "100",
+        "Client Name": "Acme",
+        "Timerack Client Key": "ACME-1",
+        "Employee ID": "7",
+        "First Name": "First",
+        "Last Name": "Last7",
+        "PIN": "72345",
+        "Assignment ID": "1001",
+        "Customer ID": "100",
+        "Job Title": "Operator",
+        "Assignment Status": "Active",
+        "Start Date": "2026-01-05",
+        "End Date": "2026-12-31",
     }
     assert rows[1]["PIN"] == "126789" and rows[1]["Customer ID"] == "101" and rows[1]["End Date"] == ""
 
@@ -224,8 +250,13 @@ employees_strategy = st.lists(
 def test_sent_pins_are_unique_and_every_employee_is_sent_or_reported(people) -> None:
     staff = [
         Employee(
-            employee_id=i + 1, first_name="F", last_name="L", hierarchy_node_id="n",
-            birth_date=date(1990, 1, day) if day else None, ssn_last4=last4, pin_override=override,
+            employee_id=i + 1,
+            first_name="F",
+            last_name="L",
+            hierarchy_node_id="n",
+            birth_date=date(1990, 1, day) if day else None,
+            ssn_last4=last4,
+            pin_override=override,
         )
         for i, (day, last4, override) in enumerate(people)
     ]

@@ -33,6 +33,12 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class TimerackModel(CamelModel):
+    """What Timerack sends: fields we do not know are ignored, so a new Timerack field never fails a batch."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
 class AssignmentStatus(str, Enum):
     ACTIVE = "Active"
     COMPLETE = "Complete"
@@ -214,25 +220,25 @@ class PayrollEmail(PayrollEmailIn):
 # ---------------------------------------------------------------- timecards
 
 
-class PunchIn(CamelModel):
+class PunchIn(TimerackModel):
     # Kept as text: a punch that is not HHMM is that assignment's error, not a malformed request.
     in_: str = Field(alias="in", max_length=10)
     out: str = Field(max_length=10)
 
 
-class DayIn(CamelModel):
+class DayIn(TimerackModel):
     date: Annotated[str, StringConstraints(max_length=20)]
     hours: float | None = Field(default=None, allow_inf_nan=False)
     punches: list[PunchIn] | None = Field(default=None, max_length=24)
 
 
-class AdjustmentIn(CamelModel):
+class AdjustmentIn(TimerackModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     amount: float = Field(allow_inf_nan=False, ge=-1_000_000, le=1_000_000)
     description: ShortText = ""
 
 
-class TimecardIn(CamelModel):
+class TimecardIn(TimerackModel):
     assignment_id: RecordId
     employee_id: RecordId
     pay_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
@@ -240,12 +246,12 @@ class TimecardIn(CamelModel):
     adjustments: list[AdjustmentIn] = Field(default_factory=list, max_length=50)
 
 
-class PayPeriod(CamelModel):
+class PayPeriod(TimerackModel):
     start: date
     end: date
 
 
-class TimecardBatchIn(CamelModel):
+class TimecardBatchIn(TimerackModel):
     client_key: ClientKey
     pay_period: PayPeriod | None = None
     # The count limit is checked by the route (413 with the limit), not here (it would be a 422).

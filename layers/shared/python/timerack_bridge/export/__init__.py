@@ -1,6 +1,6 @@
 """The hourly export to Timerack (DESIGN.md §5): what is sent, where, and one client at a time.
 
-    run = run_export(admin_store, configured_destination(), client_key=None)
+run = run_export(admin_store, configured_destination(), client_key=None)
 """
 
 from timerack_bridge.export.destinations import (
@@ -17,7 +17,7 @@ from timerack_bridge.export.destinations import (
 )
 from timerack_bridge.export.lock import ExportLock
 from timerack_bridge.export.models import ClientOutcome, ExportPayload, ExportRequest, ExportRun
-from timerack_bridge.export.payload import build_client_export, in_export_window, import_template_csv
+from timerack_bridge.export.payload import build_client_export, import_template_csv, in_export_window
 from timerack_bridge.export.runner import export_client, run_export
 
 __all__ = [

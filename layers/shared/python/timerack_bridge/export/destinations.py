@@ -45,6 +45,11 @@ class ExportDestination(ABC):
     @abstractmethod
     def send(self, payload: ExportPayload) -> None: ...
 
+    @property
+    def longest_send_seconds(self) -> float:
+        """The longest one send may take, retries included: a run starts no client with less time left."""
+        return 30.0
+
 
 # ------------------------------------------------------------------ HTTPS
 
@@ -124,12 +129,15 @@ class HttpsDestination(ExportDestination):
         if not parts.hostname or not (
             parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
         ):
-            raise ConfigurationError("TIMERACK_API_URL must be an https:// URL (http only for a loopback host)")
+            raise ConfigurationError(
+                "TIMERACK_API_URL must be an https:// URL (http only for a loopback host)"
+            )
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.url = url
         self._token = token
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -142,6 +150,13 @@ class HttpsDestination(ExportDestination):
             urllib.request.HTTPErrorProcessor(),
         ):
             self._opener.add_handler(handler)
+
+    @property
+    def longest_send_seconds(self) -> float:
+        waits = sum(
+            min(self.backoff_max, self.backoff_base * 2 ** (a - 1)) for a in range(1, self.max_attempts)
+        )
+        return self.max_attempts * (self.connect_timeout + self.read_timeout) + waits
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Exponential in the attempt number, half of it random ("equal jitter"), capped."""
@@ -190,7 +205,9 @@ class HttpsDestination(ExportDestination):
             except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
                 last_cause = type(exc).__name__
             except urllib.error.URLError as exc:
-                last_cause = type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else str(exc.reason)
+                last_cause = (
+                    type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else str(exc.reason)
+                )
             if attempt < self.max_attempts:
                 self._sleep(self.backoff(attempt, retry_after))
         raise DestinationError(
@@ -210,7 +227,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class S3Destination(ExportDestination):
-    """A CSV per client and run (Timerack's assignment import template) at `{prefix}/{clientKey}/{timestamp}.csv`."""
+    """Timerack's assignment import template, a CSV per client and run: `{prefix}/{clientKey}/{stamp}.csv`."""
 
     name = "s3"
 
@@ -236,7 +253,9 @@ class S3Destination(ExportDestination):
             code = exc.response.get("Error", {}).get("Code", "error")
             raise DestinationError(f"S3 refused s3://{self.bucket}/{key}: {code}") from None
         except BotoCoreError as exc:
-            raise DestinationError(f"S3 could not be reached for s3://{self.bucket}/{key}: {type(exc).__name__}") from None
+            raise DestinationError(
+                f"S3 could not be reached for s3://{self.bucket}/{key}: {type(exc).__name__}"
+            ) from None
 
 
 # ------------------------------------------------------------------ local outbox
@@ -269,7 +288,9 @@ class OutboxDestination(ExportDestination):
                 Path(temp_name).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise DestinationError(f"the outbox for client {payload.client_key} could not be written: {exc}") from None
+            raise DestinationError(
+                f"the outbox for client {payload.client_key} could not be written: {exc}"
+            ) from None
 
 
 # ------------------------------------------------------------------ configuration
@@ -337,8 +358,10 @@ def _secret_reader(secret_arn: str) -> Callable[[], str]:
     return read
 
 
-def destination_from_env(environ: Mapping[str, str] | None = None, *, s3_client: Any | None = None) -> ExportDestination:
-    """The destination EXPORT_DESTINATION names, built from the environment (ConfigurationError if incomplete)."""
+def destination_from_env(
+    environ: Mapping[str, str] | None = None, *, s3_client: Any | None = None
+) -> ExportDestination:
+    """The destination EXPORT_DESTINATION names, from the environment; ConfigurationError when incomplete."""
     settings = export_settings_from_env(environ)
     if settings.destination == "https":
         assert settings.timerack_api_url and settings.timerack_api_token_secret_arn
@@ -364,7 +387,7 @@ _configured: ExportDestination | None = None
 
 
 def use_destination(destination: ExportDestination | None) -> None:
-    """Make this the destination `configured_destination()` returns (the local runtime and tests; None resets)."""
+    """Make this what `configured_destination()` returns (the local runtime, tests); None resets it."""
     global _configured
     _configured = destination
 

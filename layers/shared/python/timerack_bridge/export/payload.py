@@ -103,9 +103,7 @@ def build_client_export(
     """
     if not customer.timerack_client_key:
         raise ValueError(f"customer {customer.customer_id} has no Timerack Client Key")
-    current = sorted(
-        (a for a in assignments if in_export_window(a, today)), key=lambda a: a.assignment_id
-    )
+    current = sorted((a for a in assignments if in_export_window(a, today)), key=lambda a: a.assignment_id)
 
     problems: list[ExportProblem] = []
     pins: dict[int, str] = {}
@@ -116,7 +114,10 @@ def build_client_export(
             problems.append(
                 MissingEmployeeProblem(
                     employee_id=employee_id,
-                    message=f"Employee {employee_id} of assignment {ids} was not found; the assignment was not sent.",
+                    message=(
+                        f"Employee {employee_id} of assignment {ids} was not found; "
+                        "the assignment was not sent."
+                    ),
                 )
             )
             continue

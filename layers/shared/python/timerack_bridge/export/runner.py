@@ -19,6 +19,9 @@ from timerack_bridge.store.admin import AdminStore
 
 logger = Logger(service="timerack-bridge", child=True)
 
+# Time kept back for reading one client's data and finishing the run (metrics, reply).
+RESERVE_SECONDS = 10.0
+
 # What one client's export may fail with; anything else is a bug and stops the run loudly.
 CLIENT_FAILURES = (DestinationError, ClientError, BotoCoreError, ValidationError, ValueError)
 
@@ -72,13 +75,16 @@ def run_export(
     include: Callable[[Customer], bool] | None = None,
     today: date | None = None,
     progress: Callable[[ClientOutcome], None] | None = None,
+    seconds_left: Callable[[], float] | None = None,
 ) -> ExportRun:
     """Export every client (or the one `client_key` names; NotFoundError if none has it).
 
     Clients are read one index page at a time and exported one at a time, so memory holds one
     client's data however many clients there are. `include` narrows the clients (the API passes
     the caller's visibility); `lock` defaults to the lock items of the admin store's table;
-    `progress` is called with each client's outcome as soon as it is known.
+    `progress` is called with each client's outcome as soon as it is known. With `seconds_left`
+    (the Lambda's remaining time), a client is only started while a worst-case send still fits;
+    the clients after that are reported failed ("not started") rather than cut off mid-send.
     """
     lock = lock or ExportLock(admin_store.client, admin_store.table_name)
     started = datetime.now(UTC)
@@ -87,7 +93,15 @@ def run_export(
     for customer in _clients(admin_store, client_key):
         if include is not None and not include(customer):
             continue
-        outcome = _export_locked(admin_store, destination, lock, customer, today=today)
+        if seconds_left is not None and seconds_left() < destination.longest_send_seconds + RESERVE_SECONDS:
+            outcome = ClientOutcome(
+                client_key=customer.timerack_client_key or "",
+                customer_id=customer.customer_id,
+                status="failed",
+                error="not started: the run ran out of time; the next run exports it",
+            )
+        else:
+            outcome = _export_locked(admin_store, destination, lock, customer, today=today)
         run.clients.append(outcome)
         _log_outcome(outcome)
         if progress is not None:
@@ -97,13 +111,20 @@ def run_export(
 
 
 def _export_locked(
-    admin_store: AdminStore, destination: ExportDestination, lock: ExportLock, customer: Customer, *, today: date
+    admin_store: AdminStore,
+    destination: ExportDestination,
+    lock: ExportLock,
+    customer: Customer,
+    *,
+    today: date,
 ) -> ClientOutcome:
     client_key = customer.timerack_client_key or ""
     try:
         with lock.held(client_key) as taken:
             if not taken:
-                return ClientOutcome(client_key=client_key, customer_id=customer.customer_id, status="skipped-locked")
+                return ClientOutcome(
+                    client_key=client_key, customer_id=customer.customer_id, status="skipped-locked"
+                )
             return export_client(admin_store, destination, customer, today=today, now=datetime.now(UTC))
     except CLIENT_FAILURES as exc:
         return ClientOutcome(

@@ -1,0 +1,138 @@
+"""API Gateway: who may call what, and how the gateway guards the function."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+SCOPES = ["timerack/timecards.write", "timerack/admin"]
+
+
+def _method_paths(synthesized, stack: str) -> dict[str, str]:
+    """logical id of each AWS::ApiGateway::Method -> "VERB /path" (paths rebuilt from the resources)."""
+    resources = synthesized.resources(stack, "AWS::ApiGateway::Resource")
+
+    def path_of(ref: dict) -> str:
+        if "Ref" not in ref:  # the RestApi's root resource
+            return ""
+        resource = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(resource['ParentId'])}/{resource['PathPart']}"
+
+    return {
+        logical_id: f"{method['Properties']['HttpMethod']} {path_of(method['Properties']['ResourceId'])}"
+        for logical_id, method in synthesized.resources(stack, "AWS::ApiGateway::Method").items()
+    }
+
+
+def test_every_method_but_health_needs_a_cognito_token_with_a_timerack_scope(synthesized):
+    for stack in synthesized.templates:
+        # Given the synthesized methods of the tenant's REST API
+        methods = synthesized.resources(stack, "AWS::ApiGateway::Method")
+        paths = _method_paths(synthesized, stack)
+        authorizers = synthesized.resources(stack, "AWS::ApiGateway::Authorizer")
+        assert len(authorizers) == 1
+        ((authorizer_id, authorizer),) = authorizers.items()
+        assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+
+        # Then only GET /v1/health is open, and every other method uses the Cognito authorizer
+        open_methods = {
+            paths[m] for m, r in methods.items() if r["Properties"]["AuthorizationType"] == "NONE"
+        }
+        assert open_methods == {"GET /v1/health"}, stack
+        for logical_id, method in methods.items():
+            if paths[logical_id] == "GET /v1/health":
+                continue
+            properties = method["Properties"]
+            assert properties["AuthorizationType"] == "COGNITO_USER_POOLS", paths[logical_id]
+            assert properties["AuthorizerId"] == {"Ref": authorizer_id}, paths[logical_id]
+            assert sorted(properties["AuthorizationScopes"]) == sorted(SCOPES), paths[logical_id]
+
+
+def test_the_routes_of_the_http_contract_are_all_there(synthesized):
+    stack = next(iter(synthesized.templates))
+    routes = set(_method_paths(synthesized, stack).values())
+    assert {
+        "GET /v1/health",
+        "POST /v1/timecard-batches",
+        "GET /v1/payroll-history",
+        "GET /v1/payroll-history/{batchId}",
+        "GET /v1/payroll-history/{batchId}/report.csv",
+        "GET /v1/timecards",
+        "GET /v1/clients/{clientKey}/payroll-email",
+        "PUT /v1/clients/{clientKey}/payroll-email",
+        "POST /v1/exports",
+        "POST /v1/timecard-imports",
+        "PUT /v1/hierarchy/{nodeId}",
+        "PUT /v1/service-reps/{repId}",
+        "PUT /v1/security-groups/{name}",
+        "PUT /v1/customers/{customerId}",
+        "PUT /v1/employees/{employeeId}",
+        "GET /v1/employees/{employeeId}",
+        "GET /v1/employees",
+        "PUT /v1/assignments/{assignmentId}",
+        "PUT /v1/weeks/{weekendBill}",
+        "POST /v1/weeks/{weekendBill}/send-to-payroll",
+    } == routes
+
+
+def test_requests_are_validated_and_malformed_ones_answer_422(synthesized):
+    for stack, template in synthesized.assertions.items():
+        template.has_resource_properties(
+            "AWS::ApiGateway::RequestValidator",
+            {"ValidateRequestBody": True, "ValidateRequestParameters": True},
+        )
+        for response_type in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):
+            template.has_resource_properties(
+                "AWS::ApiGateway::GatewayResponse", {"ResponseType": response_type, "StatusCode": "422"}
+            )
+        methods = synthesized.resources(stack, "AWS::ApiGateway::Method")
+        assert all("RequestValidatorId" in m["Properties"] for m in methods.values())
+        paths = _method_paths(synthesized, stack)
+        batch = next(m for i, m in methods.items() if paths[i] == "POST /v1/timecard-batches")
+        assert "application/json" in batch["Properties"]["RequestModels"]
+        history = next(m for i, m in methods.items() if paths[i] == "GET /v1/payroll-history")
+        assert history["Properties"]["RequestParameters"] == {"method.request.querystring.clientKey": True}
+
+
+def test_the_stage_logs_throttles_and_traces(synthesized):
+    for tenant in synthesized.tenants:
+        stack = f"TimerackBridge-{tenant.name}"
+        (stage,) = synthesized.resources(stack, "AWS::ApiGateway::Stage").values()
+        properties = stage["Properties"]
+        assert properties["TracingEnabled"] is True
+        access_log = json.loads(properties["AccessLogSetting"]["Format"])
+        assert access_log["requestId"] == "$context.requestId"
+        (settings,) = properties["MethodSettings"]
+        assert settings["ThrottlingRateLimit"] == tenant.api_rate_limit
+        assert settings["ThrottlingBurstLimit"] == tenant.api_burst_limit
+        assert settings["LoggingLevel"] == "ERROR"
+        assert settings["DataTraceEnabled"] is False
+
+
+def test_a_waf_web_acl_guards_the_stage(synthesized):
+    for stack, template in synthesized.assertions.items():
+        template.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+        (acl,) = synthesized.resources(stack, "AWS::WAFv2::WebACL").values()
+        common = next(r for r in acl["Properties"]["Rules"] if r["Name"] == "AWSManagedRulesCommonRuleSet")
+        overrides = common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+        # Timecard batches are larger than the managed rule set's 8 KB body limit.
+        assert {o["Name"] for o in overrides} >= {"SizeRestrictions_BODY"}
+
+
+def test_timerack_gets_a_client_credentials_app_client_with_the_timecards_scope(synthesized):
+    for stack, template in synthesized.assertions.items():
+        template.has_resource_properties(
+            "AWS::Cognito::UserPoolResourceServer",
+            {"Identifier": "timerack", "Scopes": [{"ScopeName": "timecards.write"}, {"ScopeName": "admin"}]},
+        )
+        clients = synthesized.resources(stack, "AWS::Cognito::UserPoolClient")
+        assert len(clients) == 2
+        for client in clients.values():
+            assert client["Properties"]["AllowedOAuthFlows"] == ["client_credentials"]
+            assert client["Properties"]["GenerateSecret"] is True
+        template.has_resource_properties(
+            "AWS::Cognito::UserPool", {"AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}}
+        )

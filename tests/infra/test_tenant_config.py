@@ -1,0 +1,66 @@
+"""infra/tenants.json: tenants declared in one place, validated before any stack is built."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+VALID = {
+    "name": "acme",
+    "account": "111111111111",
+    "region": "us-east-1",
+    "senderEmail": "payroll@acme.example.com",
+    "exportDestination": "https",
+    "timerackApiUrl": "https://api.timerack.example.com",
+}
+
+
+def _write(tmp_path, tenants):
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps({"tenants": tenants}), encoding="utf-8")
+    return path
+
+
+def test_the_checked_in_tenants_load():
+    from infra.stack import load_tenants
+
+    tenants = load_tenants()
+    assert tenants and all(t.schedule == "rate(1 hour)" for t in tenants)
+
+
+def test_defaults_fill_what_a_tenant_leaves_out(tmp_path):
+    from infra.stack import load_tenants
+
+    (tenant,) = load_tenants(_write(tmp_path, [VALID]))
+    assert tenant.pay_codes == ("REG", "OT", "DT")
+    assert tenant.schedule == "rate(1 hour)"
+    assert tenant.domain_prefix == "timerack-acme-111111111111"
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"exportDestination": "ftp"}, "exportDestination"),
+        ({"account": "12345"}, "account"),
+        ({"timerackApiUrl": "http://insecure.example.com"}, "timerackApiUrl"),
+        ({"name": "Acme Staffing"}, "name"),
+        ({"payCodes": ["REG", "REG"]}, "unique"),
+        ({"logRetentionDays": 42}, "log retention"),
+        ({"unknownField": 1}, "unknownField"),
+    ],
+)
+def test_an_invalid_tenant_is_refused_with_the_reason(tmp_path, change, complaint):
+    from infra.stack import TenantConfigError, load_tenants
+
+    with pytest.raises(TenantConfigError, match=complaint):
+        load_tenants(_write(tmp_path, [VALID | change]))
+
+
+def test_two_tenants_may_not_share_a_name(tmp_path):
+    from infra.stack import TenantConfigError, load_tenants
+
+    with pytest.raises(TenantConfigError, match="unique"):
+        load_tenants(_write(tmp_path, [VALID, VALID | {"account": "222222222222"}]))
