@@ -65,12 +65,44 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from infra.local.remote import ApiClient
 
+    runtime_file = _state_dir() / "runtime.json"
+    if args.api_url is None and runtime_file.exists():
+        return _export_locally(json.loads(runtime_file.read_text()), args.client)
+    args.api_url = args.api_url or "http://127.0.0.1:3000"
     client = ApiClient.from_args(args)
     body = {"clientKey": args.client} if args.client else {}
     print(f"Exporting {'client ' + args.client if args.client else 'every client'} ...", file=sys.stderr)
     status, reply = client.call("POST", "/v1/exports", body)
     print(json.dumps(reply, indent=2))
     return 0 if status == 200 else 1
+
+
+def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
+    """Run the export against the running local stack's stand-in, with a progress bar."""
+    import boto3
+
+    from timerack_bridge import export
+    from timerack_bridge.store.admin import AdminStore
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=runtime["motoUrl"], region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    store = AdminStore(dynamodb, runtime["tableName"])
+    total = 1 if client_key else sum(1 for _ in store.iter_clients())
+    done = 0
+
+    def progress(outcome: export.ClientOutcome) -> None:
+        nonlocal done
+        done += 1
+        width = 30
+        filled = width * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} clients  {outcome.client_key}: "
+              f"{outcome.status}".ljust(100), end="", file=sys.stderr, flush=True)
+
+    run = export.run_export(store, export.OutboxDestination(Path(runtime["outboxDir"])), client_key=client_key,
+                            progress=progress)
+    print(file=sys.stderr)
+    print(run.model_dump_json(by_alias=True, indent=2))
+    return 0 if run.failures == 0 else 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -93,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     token.set_defaults(func=cmd_token)
 
     def remote_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--api-url", default=os.environ.get("TIMERACK_API_URL", "http://127.0.0.1:3000"))
+        p.add_argument("--api-url", default=os.environ.get("TIMERACK_API_URL"),
+                       help="the API (default: the local stack on http://127.0.0.1:3000)")
         p.add_argument("--token", default=os.environ.get("TIMERACK_TOKEN"),
                        help="bearer token (default: one for --principal signed by the local stack)")
         p.add_argument("--principal", default="timerack-portal")

@@ -26,7 +26,7 @@ class ApiClient:
             from infra.local.tokens import issue_token, signing_key
 
             token = issue_token(signing_key(_state_dir()), args.principal)
-        return cls(base_url=args.api_url.rstrip("/"), token=token)
+        return cls(base_url=(args.api_url or "http://127.0.0.1:3000").rstrip("/"), token=token)
 
     def call(self, method: str, path: str, body: Any | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()

@@ -117,6 +117,10 @@ class LocalRuntime:
             self.seeded = seed_demo(self.services)
 
         self._start_workers(dynamodb)
+        # Lets `timerack-bridge export` reach this runtime's stand-in directly (for its progress bar).
+        (self.config.state_dir / "runtime.json").write_text(json.dumps({
+            "motoUrl": self.moto_url, "tableName": MAIN_TABLE_NAME, "outboxDir": str(self.outbox_dir.resolve()),
+        }))
         self.http = ThreadingHTTPServer(("127.0.0.1", self.config.port), _handler_for(self))
         self.http.daemon_threads = True
         thread = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
@@ -128,6 +132,7 @@ class LocalRuntime:
         self._threads.extend(start_workers(self, dynamodb))
 
     def stop(self) -> None:
+        (self.config.state_dir / "runtime.json").unlink(missing_ok=True)
         for worker in self._threads:
             worker.stop()
         if hasattr(self, "http"):
@@ -179,6 +184,13 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 return
             if length > max_body:
                 self.close_connection = True
+                # Read (and drop) a bounded amount so the client sees the 413 instead of a broken pipe.
+                remaining = min(length, 8 * max_body)
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
                 message = {"message": f"the request body is {length} bytes; the limit is {max_body} bytes (5 MB)"}
                 self._reply(413, {"Content-Type": "application/json"}, json.dumps(message).encode())
                 return

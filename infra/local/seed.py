@@ -1,4 +1,4 @@
-"""Demo data for the local runtime: one agency, one client with a child customer, three employees."""
+"""Demo data: one agency; ACME-1 (Connect to TempWorks, with a child customer) and INITECH-1 (manual import)."""
 
 from __future__ import annotations
 
@@ -50,18 +50,27 @@ def seed_demo(services: Services, today: date | None = None) -> dict[str, object
     admin.put_employee(Employee(employee_id=503, first_name="Olive", last_name="Override",
                                 birth_date=date(1979, 1, 30), hierarchy_node_id="acme-branch",
                                 pin_override="654321"))
+    admin.put_customer(Customer(customer_id=300, name="Initech", hierarchy_node_id="acme-branch",
+                                timerack_client_key="INITECH-1", timerack_mode="manual-import"))
+    admin.put_employee(Employee(employee_id=504, first_name="Ima", last_name="Importer",
+                                birth_date=date(1992, 6, 3), ssn_last4="4321", hierarchy_node_id="acme-branch"))
+    admin.put_employee(Employee(employee_id=505, first_name="Feed", last_name="Worker",
+                                birth_date=date(1988, 9, 21), ssn_last4="8765", hierarchy_node_id="acme-branch"))
     start = today - timedelta(days=30)
     for assignment_id, employee_id, customer_id, status, title in (
         (1001, 501, 100, AssignmentStatus.ACTIVE, "Machine Operator"),
         (1002, 502, 101, AssignmentStatus.ACTIVE, "Forklift Driver"),
         (1003, 503, 100, AssignmentStatus.ACTIVE, "Line Lead"),
         (1004, 501, 100, AssignmentStatus.CANCELLED, "Packer"),
+        (3001, 504, 300, AssignmentStatus.ACTIVE, "Assembler"),
+        (3002, 505, 300, AssignmentStatus.ACTIVE, "Inspector"),
     ):
         admin.put_assignment(Assignment(assignment_id=assignment_id, employee_id=employee_id,
                                         customer_id=customer_id, hierarchy_node_id="acme-branch", status=status,
                                         start_date=start, job_title=title))
     weekend_bill = current_weekend_bill(today)
-    admin.put_week(Week(weekend_bill=weekend_bill, hierarchy_node_id="acme-branch", status=WeekStatus.OPEN))
+    for week in (weekend_bill - timedelta(days=7), weekend_bill):
+        admin.put_week(Week(weekend_bill=week, hierarchy_node_id="acme-branch", status=WeekStatus.OPEN))
     admin.put_payroll_email(PayrollEmail(client_key=DEMO_CLIENT_KEY, recipients=["payroll@acme.example"],
                                          receive_error_file=True))
     return {"principal": DEMO_PRINCIPAL, "clientKey": DEMO_CLIENT_KEY, "weekendBill": weekend_bill.isoformat()}

@@ -37,4 +37,21 @@ class Periodic:
 
 
 def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
+    """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds) and the mailer."""
+    from timerack_bridge import export
+
+    export.use_destination(export.OutboxDestination(runtime.outbox_dir))
+
+    def scheduled_export() -> None:
+        run = export.run_export(runtime.services.admin, export.configured_destination())
+        for outcome in run.clients:
+            log.info("export %s: %s (%d employees, %d assignments, %d problems)", outcome.client_key,
+                     outcome.status, outcome.employees, outcome.assignments, len(outcome.problems))
+
+    workers: list[Any] = [Periodic("export", runtime.config.export_interval, scheduled_export).start()]
+    workers.extend(_start_mailer(runtime, dynamodb))
+    return workers
+
+
+def _start_mailer(runtime: Any, dynamodb: Any) -> list[Any]:
     return []

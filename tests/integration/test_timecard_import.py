@@ -13,10 +13,17 @@ HEADER = "Assignment ID,Employee ID,Pay Code,Date,Hours,Punch In,Punch Out,Adjus
 
 @pytest.fixture
 def manual_client(agency: Agency, services: Any) -> Agency:
-    from timerack_bridge.models import Customer
+    from datetime import date
+
+    from timerack_bridge.models import Assignment, Customer
 
     services.admin.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch",
                                          timerack_client_key="ACME-1", timerack_mode="manual-import"))
+    # The sample feed's assignments (events/timerack-feed.csv)
+    services.admin.put_assignment(Assignment(assignment_id=3001, employee_id=504, customer_id=100,
+                                             hierarchy_node_id="branch", status="Active", start_date=date(2026, 1, 5)))
+    services.admin.put_assignment(Assignment(assignment_id=3002, employee_id=505, customer_id=101,
+                                             hierarchy_node_id="sub", status="Active", start_date=date(2026, 1, 5)))
     return agency
 
 
@@ -37,12 +44,12 @@ def test_sample_feed_imports_and_hours_add_up(api: ApiCall, manual_client: Agenc
     assert out["imported"] is True and out["rowErrors"] == [] and out["rows"] == 6
     assert out["batch"]["source"] == "manual-import"
     assert out["batch"]["counts"] == {"assignments": 2, "created": 2, "replaced": 0, "errors": 0}
-    by_code = {c["payCode"]: c for c in cards(api, 1001)}
+    by_code = {c["payCode"]: c for c in cards(api, 3001)}
     assert by_code["REG"]["totalHours"] == 16.0  # 8 hours + two punch pairs of 4 hours
     assert by_code["OT"]["totalHours"] == 3.5  # 2200 to 0130 crosses midnight
     assert by_code["REG"]["adjustments"] == [
         {"type": "employee", "code": "BONUS", "amount": 25.0, "description": "Perfect attendance"}]
-    assert cards(api, 1002)[0]["totalHours"] == 7.5
+    assert cards(api, 3002)[0]["totalHours"] == 7.5
     history = api("GET", "/v1/payroll-history?clientKey=ACME-1").json["items"]
     assert [h["source"] for h in history] == ["manual-import"]
 
@@ -109,7 +116,7 @@ def test_reimport_replaces_rather_than_duplicates(api: ApiCall, manual_client: A
     assert feed(api, content).status == 200
     again = feed(api, content).json
     assert again["batch"]["counts"]["replaced"] == 2
-    assert sorted(c["payCode"] for c in cards(api, 1001)) == ["OT", "REG"]
+    assert sorted(c["payCode"] for c in cards(api, 3001)) == ["OT", "REG"]
 
 
 def test_a_file_of_5000_rows_goes_through(api: ApiCall, manual_client: Agency, services: Any) -> None:

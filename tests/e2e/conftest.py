@@ -1,0 +1,98 @@
+"""Starts the local runtime (`timerack-bridge run`) as a user would, on a free port, and talks HTTP to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalStack:
+    url: str
+    state_dir: Path
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def token(self, principal: str, admin: bool = False) -> str:
+        args = [sys.executable, "-m", "infra.local.cli", "token", "--principal", principal] + (["--admin"] if admin else [])
+        env = {**os.environ, "TIMERACK_STATE_DIR": str(self.state_dir)}
+        return subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout.strip()
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+             headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - 127.0.0.1 only
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    from infra.local.runtime import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state_dir = tmp_path_factory.mktemp("local-state")
+    port = _free_port()
+    log_path = state_dir / "runtime.log"
+    env = {
+        **os.environ,
+        "TIMERACK_PORT": str(port),
+        "TIMERACK_STATE_DIR": str(state_dir),
+        "TIMERACK_EXPORT_INTERVAL": "3600",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "infra.local.cli", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            text=True,
+        )
+    stack = LocalStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local runtime exited:\n{stack.logs()}")
+        try:
+            if stack.call("GET", "/v1/health")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the local runtime did not answer within 60 s:\n{stack.logs()}")
+        time.sleep(0.2)
+    yield stack
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, stack.logs()
