@@ -176,10 +176,20 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
+            if self.headers.get("Transfer-Encoding"):
+                # API Gateway's limit is checked on the length; an unsized body is refused, never read unbounded.
+                self.close_connection = True
+                self._reply(411, {"Content-Type": "application/json"},
+                            b'{"message": "send the body with a Content-Length, not Transfer-Encoding"}')
+                return
             length_header = self.headers.get("Content-Length")
             try:
                 length = int(length_header) if length_header else 0
+                if length < 0:
+                    raise ValueError(length_header)
             except ValueError:
+                # A negative length would make rfile.read() wait for the client to hang up.
+                self.close_connection = True
                 self._reply(400, {"Content-Type": "application/json"}, b'{"message": "bad Content-Length"}')
                 return
             if length > max_body:
@@ -210,9 +220,23 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD reply has the headers of a GET and no body
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        def _refuse_method(self) -> None:
+            # API Gateway serves neither; without this the base class answers 501, a server error.
+            self.close_connection = True
+            self._reply(405, {"Content-Type": "application/json", "Allow": "GET, POST, PUT, DELETE, PATCH"},
+                        json.dumps({"message": f"method {self.command} is not allowed"}).encode())
+
+        # Every method API Gateway's ANY integration forwards goes to the handler, as in AWS.
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, CONNECT, QUERY, ...): the base class looks up do_<METHOD>.
+            if name.startswith("do_"):
+                return self._refuse_method
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             log.info("%s %s", self.command, self.path.split("?", 1)[0])

@@ -54,4 +54,16 @@ def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
 
 
 def _start_mailer(runtime: Any, dynamodb: Any) -> list[Any]:
-    return []
+    """The mailer fed from the table's stream, as the stream's event source mapping feeds it in AWS."""
+    from infra.local.runtime import MAIN_TABLE_NAME, SENDER_EMAIL
+    from infra.local.stream_poller import StreamPoller
+    from timerack_bridge.mailer import process_stream_event
+
+    def deliver(event: dict[str, Any]) -> dict[str, Any]:
+        return process_stream_event(
+            event, admin_store=runtime.services.admin, ses_client=runtime.sesv2, sender=SENDER_EMAIL,
+            outbox_dir=runtime.email_dir,
+        )
+
+    poller = StreamPoller(dynamodb, runtime.client("dynamodbstreams"), MAIN_TABLE_NAME, deliver, interval=1.0)
+    return [poller.start()]

@@ -29,18 +29,10 @@ MAILER_SPEC = FunctionSpec(
 
 def batch_with_errors_filter() -> Mapping[str, Any]:
     """Only a batch record (sk = BATCH) written as completed with hasErrors = true wakes the mailer."""
-    return lambda_.FilterCriteria.filter(
-        {
-            "eventName": ["INSERT", "MODIFY"],
-            "dynamodb": {
-                "NewImage": {
-                    "sk": {"S": [constants.BATCH_SORT_KEY]},
-                    "status": {"S": [constants.BATCH_COMPLETED_STATUS]},
-                    "hasErrors": {"BOOL": [True]},
-                }
-            },
-        }
-    )
+    from timerack_bridge.mailer.stream_filter import ERROR_FILE_STREAM_FILTER
+
+    # The one definition the local runtime's stream poller applies too.
+    return lambda_.FilterCriteria.filter(ERROR_FILE_STREAM_FILTER)
 
 
 class Mailer(Construct):

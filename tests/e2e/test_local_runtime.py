@@ -83,3 +83,54 @@ def test_oversized_body_is_413(local_stack: LocalStack) -> None:
     status, _, body = local_stack.call("POST", "/v1/timecard-batches", raw=b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}",
                                        token=token)
     assert status == 413 and b"5242880" in body
+
+
+def test_export_runs_at_start_into_the_outbox(local_stack: LocalStack) -> None:
+    import time
+
+    latest = local_stack.state_dir / "timerack-outbox" / "ACME-1" / "latest.json"
+    deadline = time.monotonic() + 20
+    while not latest.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    payload = json.loads(latest.read_text())
+    pins = {e["employeeId"]: e["pin"] for e in payload["employees"]}
+    assert pins[501] == "72345" and pins[502] == "126789" and pins[503] == "654321"
+    assert 1004 not in [a["assignmentId"] for a in payload["assignments"]]  # cancelled
+    # The PINs went to Timerack's outbox only, never to the log
+    assert "72345" not in local_stack.logs() and "126789" not in local_stack.logs()
+
+
+def test_a_batch_with_errors_emails_the_error_file(local_stack: LocalStack) -> None:
+    import time
+
+    token = local_stack.token("timerack-portal")
+    outbox = local_stack.state_dir / "email-outbox"
+    batch = {"clientKey": "ACME-1", "timecards": [
+        {"assignmentId": 4242, "employeeId": 501, "payCode": "REG", "days": []}]}
+    status, _, body = local_stack.call("POST", "/v1/timecard-batches", batch, token=token)
+    assert status == 200 and json.loads(body)["counts"]["errors"] == 1
+
+    deadline = time.monotonic() + 30
+    while not (found := _mails_naming(outbox, "4242")) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)  # a second email for the same batch would have come by now
+    found = _mails_naming(outbox, "4242")
+    assert len(found) == 1, local_stack.logs()[-3000:]
+    message = found[0]
+    assert message["To"] == "payroll@acme.example" and "ACME-1" in message["Subject"]
+    attachments = [part for part in message.walk() if part.get_filename()]
+    assert len(attachments) == 1
+    report = attachments[0].get_payload(decode=True).decode()
+    assert "The Assignment with an Id of 4242 could not be found or is not currently visible." in report
+
+
+def _mails_naming(outbox, assignment_id: str) -> list:  # type: ignore[no-untyped-def]
+    import email
+
+    found = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        attachments = [p.get_payload(decode=True).decode() for p in message.walk() if p.get_filename()]
+        if any(f"Id of {assignment_id} " in a for a in attachments):
+            found.append(message)
+    return found

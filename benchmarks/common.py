@@ -1,0 +1,337 @@
+"""What every benchmark shares: figures and their floors, statistics, moto-backed services, call counting.
+
+A figure is printed with its floor (the same work done the cheapest way on the same machine), the
+ratio, and whether the issue-8 target holds. Nothing here asserts on time: the numbers are printed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+MAIN_TABLE = "bench-main"
+IDEMPOTENCY_TABLE = "bench-idem"
+REGION = "us-east-1"
+
+# The environment a Lambda execution environment has (and the local fakes the tests use).
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_METRICS_NAMESPACE": "TimerackBridge",
+    "POWERTOOLS_SERVICE_NAME": "timerack-bridge",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "TABLE_NAME": MAIN_TABLE,
+    "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+}
+
+
+def quick() -> bool:
+    """Quick mode (BENCH_QUICK=1 or --quick): fewer repetitions and the smaller sizes only where noted."""
+    return os.environ.get("BENCH_QUICK", "0") not in ("", "0", "false")
+
+
+def repeats(full: int, fast: int) -> int:
+    return fast if quick() else full
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 200 samples is the 198th smallest)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Figure:
+    """One printed figure: value, its floor, the ratio, and whether the target holds."""
+
+    section: str
+    name: str
+    value: float
+    unit: str
+    floor: float | None = None
+    target: str = ""
+    holds: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.floor in (None, 0):
+            return None
+        return self.value / self.floor  # type: ignore[operator]
+
+    def row(self) -> list[str]:
+        return [
+            self.section,
+            self.name,
+            _fmt(self.value, self.unit),
+            "" if self.floor is None else _fmt(self.floor, self.unit),
+            "" if self.ratio is None else f"{self.ratio:.2f}x",
+            self.target,
+            {True: "yes", False: "NO", None: ""}[self.holds],
+            self.note,
+        ]
+
+
+def _fmt(value: float, unit: str) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if unit == "ms":
+        return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit in ("", "count"):
+        return f"{value:g}" if isinstance(value, int) or float(value).is_integer() else f"{value:.3f}"
+    if unit == "MiB":
+        return f"{value:.1f} MiB"
+    return f"{value:.3g} {unit}"
+
+
+def table(figures: list[Figure]) -> str:
+    """The figures as a Markdown table (the same text goes to the terminal and docs/benchmarks.md)."""
+    header = ["section", "figure", "value", "floor", "ratio", "target", "holds", "note"]
+    rows = [header, ["---"] * len(header), *(f.row() for f in figures)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for r in rows:
+        cells = [c.ljust(widths[i]) if r[0] != "---" else "-" * widths[i] for i, c in enumerate(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+# ------------------------------------------------------------------ DynamoDB item sizes and capacity
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value in DynamoDB's accounting (strings UTF-8, numbers ~digits/2+1)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "S":
+        return len(inner.encode("utf-8"))
+    if kind == "N":
+        digits = Decimal(inner).normalize().as_tuple().digits
+        return math.ceil(len(digits) / 2) + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode("utf-8")) for s in inner)
+    if kind == "NS":
+        return sum(attribute_size({"N": n}) for n in inner)
+    if kind == "BS":
+        return sum(len(b) for b in inner)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + attribute_size(v) for k, v in inner.items())
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes of an item (attribute names plus values), as DynamoDB bills it."""
+    return sum(len(name.encode("utf-8")) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(size: int, *, transactional: bool = False) -> int:
+    return math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
+
+
+def read_units(size: int, *, consistent: bool, transactional: bool = False) -> float:
+    units = math.ceil(max(size, 1) / 4096)
+    return units * (2 if transactional else 1 if consistent else 0.5)
+
+
+# ------------------------------------------------------------------ counting DynamoDB calls
+
+
+@dataclass
+class CallLog:
+    """DynamoDB calls by operation, the items written, and estimated capacity (by a botocore hook)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    writes: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)  # (table, item, transactional)
+    deletes: list[tuple[str, bool]] = field(default_factory=list)  # (table, transactional)
+    transact_sizes: list[int] = field(default_factory=list)  # actions per TransactWriteItems
+    rcu: float = 0.0
+    enabled: bool = True
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.writes.clear()
+        self.deletes.clear()
+        self.transact_sizes.clear()
+        self.rcu = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def count(self, *operations: str) -> int:
+        return sum(self.calls[o] for o in operations)
+
+    def wcu(self, *, table: str | None = None, index_attribute: str = "gsi1pk") -> float:
+        """Estimated WCUs of the writes seen: base table (2x in a transaction) plus gsi1/gsi2 copies."""
+        units = 0.0
+        for written_table, item, transactional in self.writes:
+            if table is not None and written_table != table:
+                continue
+            size = item_size(item)
+            units += write_units(size, transactional=transactional)
+            for attr in ("gsi1pk", "gsi2pk"):
+                if attr in item:
+                    units += write_units(size)  # an ALL-projection index copies the whole item
+        units += sum(2 if transactional else 1 for t, transactional in self.deletes if table in (None, t))
+        return units
+
+
+READS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+def attach_call_log(client: Any, log: CallLog) -> None:
+    """Count every DynamoDB call of a real boto3 client (register on the inner client of a wrapper)."""
+
+    def before_call(model: Any, **_: Any) -> None:
+        if log.enabled:
+            log.calls[model.name] += 1
+
+    def before_build(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not log.enabled:
+            return
+        name = model.name
+        if name == "PutItem":
+            log.writes.append((params["TableName"], params["Item"], False))
+        elif name == "BatchWriteItem":
+            for table_name, requests in params["RequestItems"].items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        log.writes.append((table_name, request["PutRequest"]["Item"], False))
+                    else:
+                        log.deletes.append((table_name, False))
+        elif name == "TransactWriteItems":
+            log.transact_sizes.append(len(params["TransactItems"]))
+            for action in params["TransactItems"]:
+                if "Put" in action:
+                    log.writes.append((action["Put"]["TableName"], action["Put"]["Item"], True))
+                elif "Delete" in action:
+                    log.deletes.append((action["Delete"]["TableName"], True))
+                elif "Update" in action:
+                    log.writes.append((action["Update"]["TableName"], action["Update"]["Key"], True))
+        elif name in ("DeleteItem",):
+            log.deletes.append((params["TableName"], False))
+
+    def after_call(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if not log.enabled:
+            return
+        name = model.name
+        if name == "GetItem" and "Item" in parsed:
+            log.rcu += read_units(item_size(parsed["Item"]), consistent=True)
+        elif name == "BatchGetItem":
+            for items in parsed.get("Responses", {}).values():
+                log.rcu += sum(read_units(item_size(i), consistent=True) for i in items)
+        elif name in ("Query", "Scan"):
+            size = sum(item_size(i) for i in parsed.get("Items", []))
+            log.rcu += read_units(size, consistent=False)
+
+    client.meta.events.register("before-call.dynamodb", before_call)
+    client.meta.events.register("before-parameter-build.dynamodb", before_build)
+    client.meta.events.register("after-call.dynamodb", after_call)
+
+
+# ------------------------------------------------------------------ moto-backed services
+
+
+@dataclass
+class Stand:
+    """Services on in-process moto, as the tests build them, with a call log on the real client."""
+
+    services: Any
+    client: Any  # the real boto3 client (the services hold it wrapped in SerializedClient)
+    log: CallLog
+
+
+@contextmanager
+def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
+    """Fresh moto tables and services made current for the API handler."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
+    from timerack_bridge import tables
+    from timerack_bridge.api import deps
+    from timerack_bridge.config import Settings
+
+    with environment(FAKE_AWS_ENV), mock_aws():
+        install_fast_transactions()
+        client = boto3.client("dynamodb", region_name=REGION)
+        log = CallLog()
+        attach_call_log(client, log)
+        serialized = SerializedClient(client)
+        tables.create_tables(serialized, MAIN_TABLE, IDEMPOTENCY_TABLE)
+        extra = {} if write_parallelism is None else {"write_parallelism": write_parallelism}
+        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE, **extra)
+        services = deps.Services(settings=settings, dynamodb=serialized)
+        deps.use(services)
+        try:
+            yield Stand(services=services, client=client, log=log)
+        finally:
+            deps.use(None)
+
+
+def batch_write(client: Any, table_name: str, items: list[dict[str, Any]]) -> int:
+    """Write items (attribute-value form) with BatchWriteItem, 25 a call; returns the number of calls."""
+    calls = 0
+    for start in range(0, len(items), 25):
+        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+        while pending:
+            response = client.batch_write_item(RequestItems=pending)
+            calls += 1
+            pending = response.get("UnprocessedItems") or {}
+    return calls
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    watch = Stopwatch()
+    result = fn()
+    return watch.ms, result

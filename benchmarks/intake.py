@@ -1,0 +1,144 @@
+"""Intake: a Timerack batch through the API handler in-process on moto, against BatchWriteItem of the same items.
+
+Per batch size: DynamoDB calls by operation, write calls per assignment (unit writes, and the batch
+record's two puts reported apart), read calls per assignment, estimated WCU/RCU per timecard, and
+wall time of a first send (every unit created) and a re-send (every unit replaced), each against
+the floor: the same final items written with BatchWriteItem (25 a call) on the same moto.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from benchmarks.common import (
+    MAIN_TABLE,
+    CallLog,
+    READS,
+    Figure,
+    Stopwatch,
+    batch_write,
+    median,
+    moto_stand,
+    repeats,
+)
+from benchmarks.data import batch_body, batch_event, seed_agency
+
+SECTION = "intake"
+
+
+def _final_items(writes: list[tuple[str, dict[str, Any], bool]]) -> list[dict[str, Any]]:
+    """The items the run left in the main table (the last write of each key wins)."""
+    final: dict[tuple[str, str], dict[str, Any]] = {}
+    for table_name, item, _ in writes:
+        if table_name == MAIN_TABLE and "pk" in item and len(item) > 2:
+            final[(item["pk"]["S"], item["sk"]["S"])] = item
+    return list(final.values())
+
+
+def _floor_ms(stand: Any, items: list[dict[str, Any]], table_name: str) -> float:
+    """BatchWriteItem of the items into a fresh table of the same definition, on the same moto."""
+    from timerack_bridge.tables import MAIN_TABLE as DEFINITION
+
+    stand.log.enabled = False
+    try:
+        stand.client.create_table(**DEFINITION.create_table_kwargs(table_name))
+        watch = Stopwatch()
+        batch_write(stand.client, table_name, items)
+        first = watch.ms
+        watch = Stopwatch()
+        batch_write(stand.client, table_name, items)  # the same items again: the floor of a re-send
+        again = watch.ms
+        stand.client.delete_table(TableName=table_name)
+        return (first + again) / 2
+    finally:
+        stand.log.enabled = True
+
+
+def run_once(assignments: int, run: int) -> dict[str, Any]:
+    from timerack_bridge.api.handler import handle
+
+    timecards = assignments * 2
+    with moto_stand() as stand:
+        seed_agency(stand, clients=1, assignments_per_client=assignments, employees=False)
+        body = batch_body(assignments)
+        out: dict[str, Any] = {}
+        for phase, expected in (("create", "created"), ("replace", "replaced")):
+            event = batch_event(body)
+            stand.log.reset()
+            watch = Stopwatch()
+            response = handle(event, None)
+            elapsed = watch.ms
+            reply = json.loads(response["body"])
+            if response["statusCode"] != 200 or reply["counts"][expected] != assignments:
+                raise RuntimeError(f"intake {phase} of {timecards} failed: {response['statusCode']} {str(reply)[:300]}")
+            log = stand.log
+            batch_items = [w for w in log.writes if w[1].get("sk", {}).get("S") == "BATCH"]
+            unit_writes = [w for w in log.writes if w[1].get("sk", {}).get("S") != "BATCH"]
+            unit_log, batch_log = CallLog(writes=unit_writes, deletes=log.deletes), CallLog(writes=batch_items)
+            unit_wcu = unit_log.wcu()
+            batch_wcu = batch_log.wcu()
+            items = _final_items(log.writes)
+            out[phase] = {
+                "ms": elapsed,
+                "calls": Counter(log.calls),
+                "unit_write_calls": log.calls["TransactWriteItems"],
+                "batch_write_calls": log.calls["PutItem"],
+                "reads": log.count(*READS),
+                "scans": log.calls["Scan"],
+                "wcu_units": unit_wcu,
+                "wcu_batch": batch_wcu,
+                "rcu": log.rcu,
+                "items": len(items),
+                "actions": sum(log.transact_sizes),
+                "floor_ms": _floor_ms(stand, items, f"bench-floor-{run}-{phase}"),
+            }
+        return out
+
+
+def bench(sizes: tuple[int, ...] = (1_000, 5_000)) -> list[Figure]:
+    figures: list[Figure] = []
+    for timecards in sizes:
+        assignments = timecards // 2
+        runs = [run_once(assignments, n) for n in range(repeats(3, 1))]
+        first = runs[0]["create"]
+        tag = f"{timecards:,} tc"
+        calls = ", ".join(f"{op} {n}" for op, n in sorted(first["calls"].items()))
+        figures.append(Figure(SECTION, f"{tag}: DynamoDB calls (first send)", first["calls"].total(), "count",
+                              note=calls))
+        figures.append(Figure(
+            SECTION, f"{tag}: unit write calls / assignment", first["unit_write_calls"] / assignments, "",
+            target="= 1", holds=first["unit_write_calls"] == assignments,
+            note=f"{first['unit_write_calls']} TransactWriteItems of {first['actions'] / assignments:.0f} actions",
+        ))
+        figures.append(Figure(
+            SECTION, f"{tag}: batch record writes / batch", first["batch_write_calls"], "count",
+            note="PutItem 'processing' then 'completed' (Payroll History)",
+        ))
+        figures.append(Figure(
+            SECTION, f"{tag}: all write calls / assignment",
+            (first["unit_write_calls"] + first["batch_write_calls"]) / assignments, "",
+            note="unit writes plus the batch record's two puts",
+        ))
+        figures.append(Figure(
+            SECTION, f"{tag}: read calls / assignment", first["reads"] / assignments, "",
+            target="<= 0.05", holds=first["reads"] / assignments <= 0.05,
+            note=", ".join(f"{op} {first['calls'][op]}" for op in READS if first["calls"][op]),
+        ))
+        figures.append(Figure(
+            SECTION, f"{tag}: est. WCU / timecard", (first["wcu_units"] + first["wcu_batch"]) / timecards, "",
+            note=(f"units {first['wcu_units'] / timecards:.2f} (transactional 2x, incl. gsi1 copy of the header) "
+                  f"+ batch record {first['wcu_batch'] / timecards:.3f}"),
+        ))
+        figures.append(Figure(SECTION, f"{tag}: est. RCU / timecard", first["rcu"] / timecards, "",
+                              note="strongly consistent BatchGetItem + Queries"))
+        for phase in ("create", "replace"):
+            value = median([r[phase]["ms"] for r in runs])
+            floor = median([r[phase]["floor_ms"] for r in runs])
+            figures.append(Figure(
+                SECTION, f"{tag}: wall time, {'first send' if phase == 'create' else 're-send (replace)'}",
+                value, "ms", floor=floor, target="<= 2x", holds=value <= 2 * floor,
+                note=f"floor: BatchWriteItem of the same {runs[0][phase]['items']} items; median of {len(runs)}",
+            ))
+    return figures

@@ -1,0 +1,112 @@
+"""Fixtures of the hardening suite: a local runtime of its own (fuzzed freely), and table snapshots.
+
+The runtime is started as a user starts it (`timerack-bridge run`, demo data), on a free port, with
+its own state directory and log file, so the fuzzing here never disturbs the e2e suite's stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import ROOT, LocalStack
+
+
+class HardeningStack(LocalStack):
+    """The e2e LocalStack, plus a view of its tables through the moto stand-in it runs."""
+
+    def runtime(self) -> dict[str, str]:
+        return json.loads((self.state_dir / "runtime.json").read_text())
+
+    def dynamodb(self) -> Any:
+        return boto3.client(
+            "dynamodb", endpoint_url=self.runtime()["motoUrl"], region_name="us-east-1",
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+        )
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the main table (the stand-in holds demo data only, so a scan is small)."""
+        client, table = self.dynamodb(), self.runtime()["tableName"]
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": table}
+        while True:
+            page = client.scan(**kwargs)
+            found.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def snapshot(self) -> set[str]:
+        """The table as comparable text, without the export's own lock (the schedule may take it)."""
+        return {json.dumps(i, sort_keys=True) for i in self.items() if not i["pk"]["S"].startswith("EXPORT")}
+
+    def signing_key(self) -> bytes:
+        from infra.local.tokens import signing_key
+
+        return signing_key(self.state_dir)
+
+    def token(self, principal: str, admin: bool = False, **claims: Any) -> str:
+        """A token signed with the runtime's key, in-process (the CLI is tested by the e2e suite)."""
+        from infra.local.tokens import issue_token
+
+        return issue_token(self.signing_key(), principal, admin=admin, **claims)
+
+
+def start_stack(state_dir: Path) -> HardeningStack:
+    from infra.local.runtime import free_port
+
+    port = free_port()
+    log_path = state_dir / "runtime.log"
+    env = {
+        **os.environ,
+        "TIMERACK_PORT": str(port),
+        "TIMERACK_STATE_DIR": str(state_dir),
+        "TIMERACK_EXPORT_INTERVAL": "3600",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "infra.local.cli", "run"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, text=True,
+        )
+    stack = HardeningStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local runtime exited:\n{stack.logs()}")
+        try:
+            if stack.call("GET", "/v1/health")[0] == 200 and (state_dir / "runtime.json").exists():
+                return stack
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the local runtime did not answer within 60 s:\n{stack.logs()}")
+        time.sleep(0.2)
+
+
+def stop_stack(stack: HardeningStack) -> None:
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        stack.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        raise
+    assert stack.process.returncode == 0, stack.logs()
+
+
+@pytest.fixture(scope="session")
+def hardening_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardeningStack]:
+    stack = start_stack(tmp_path_factory.mktemp("hardening-state"))
+    yield stack
+    stop_stack(stack)
