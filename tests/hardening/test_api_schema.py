@@ -1,6 +1,11 @@
-"""schemathesis against the OpenAPI the local runtime serves, for a Timerack rep and for an admin.
+"""schemathesis against the OpenAPI the local runtime serves, as a Timerack rep and as an admin.
 
-Bounded: a few generated cases per operation and phase, so the whole module stays well under a minute.
+Bounded: the examples, coverage and fuzzing phases with a few generated cases per operation, so the
+module stays well under a minute. Checks: no 5xx; the documented status codes' bodies match their
+schemas and content types; schema-invalid data is refused; every undocumented error is the API's
+`{"message": ...}` body; no demo SSN or PIN in any reply. The served document does not list the
+401/403/404/409/413/415 replies nor the bearer scheme: the strict xfail
+`test_served_openapi_documents_every_error_reply_and_the_bearer_scheme` shows it until app.py declares them.
 """
 
 from __future__ import annotations
@@ -23,29 +28,84 @@ from tests.hardening.conftest import HardeningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening")]
 
+# The demo data's SSNs and PINs (infra/local/seed.py): none may ever leave the API.
+DEMO_SECRETS = ("111-11-2345", "111112345", "123-45-6789", "123456789", "72345", "126789", "654321")
+ERROR_REPLIES = ("401", "403", "404", "409", "413", "415")
 
-@pytest.fixture(scope="session")
+
+def error_body_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
+    """An error the document does not describe is still the API's JSON `{"message": "..."}`."""
+    if response.status_code < 400 or str(response.status_code) in case.operation.responses.status_codes:
+        return None
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.startswith("application/json"), f"{response.status_code} came as {content_type!r}"
+    body = json.loads(response.content)
+    assert isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"], body
+    return None
+
+
+def no_demo_secret(ctx: Any, response: Any, case: Any) -> bool | None:
+    """No reply carries an SSN or a PIN, unless the request itself carried that text (an echo)."""
+    sent = json.dumps([case.path_parameters, case.query, case.body], default=str)
+    leaked = [s for s in DEMO_SECRETS if s in response.text and s not in sent]
+    assert not leaked, f"{case.operation.label} answered with {leaked}"
+    return None
+
+
+CHECKS = [
+    not_a_server_error,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    error_body_conformance,
+    no_demo_secret,
+]
+
+
+@pytest.fixture(scope="module")
 def served_openapi(hardening_stack: HardeningStack) -> Any:
-    loaded = schemathesis.openapi.from_url(f"{hardening_stack.url}/swagger?format=json")
+    loaded = schemathesis.openapi.from_url(f"{hardening_stack.url}/swagger?format=json", timeout=30)
     loaded.config.phases.update(phases=["examples", "coverage", "fuzzing"])
     return loaded
 
 
-COUNTS: dict = {}
 schema = schemathesis.pytest.from_fixture("served_openapi")
+BOUNDED = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
-def teardown_module() -> None:
-    print(COUNTS)
+# The rep runs first: the admin's fuzzing rewrites reps, groups and nodes of the demo data.
+@schema.parametrize()
+@BOUNDED
+def test_as_timerack_rep(case: Any, hardening_stack: HardeningStack) -> None:
+    token = hardening_stack.token("timerack-portal")
+    case.call_and_validate(
+        base_url=hardening_stack.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=30
+    )
 
 
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
-def test_rep(case: Any, hardening_stack: HardeningStack) -> None:
-    token = hardening_stack.token("timerack-portal")
-    import collections; COUNTS[case.operation.label] = COUNTS.get(case.operation.label, 0) + 1
+@BOUNDED
+def test_as_admin(case: Any, hardening_stack: HardeningStack) -> None:
+    token = hardening_stack.token("agency-admin", admin=True)
     case.call_and_validate(
-        base_url=hardening_stack.url,
-        headers={"Authorization": f"Bearer {token}"},
-        checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
+        base_url=hardening_stack.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=30
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app.py declares no error replies but 422 and no bearer scheme; docs/SECURITY.md, 'Known gaps'",
+)
+def test_served_openapi_documents_every_error_reply_and_the_bearer_scheme(hardening_stack: HardeningStack) -> None:
+    status, _, body = hardening_stack.call("GET", "/swagger?format=json")
+    document = json.loads(body)
+    undocumented = {
+        f"{method.upper()} {path}": [code for code in ERROR_REPLIES if code not in operation["responses"]]
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if path != "/v1/health"
+    }
+    assert status == 200 and not any(undocumented.values()), undocumented
+    assert document.get("components", {}).get("securitySchemes"), "no bearer security scheme"
+

@@ -268,3 +268,23 @@ def test_sent_pins_are_unique_and_every_employee_is_sent_or_reported(people) -> 
     assert len({e.pin for e in payload.employees}) == len(sent)
     assert set(sent).isdisjoint(reported) and set(sent) | reported == {e.employee_id for e in staff}
     assert {a.employee_id for a in payload.assignments} == set(sent)
+
+
+def test_import_template_csv_neutralises_formulas() -> None:
+    import csv
+    import io
+    from datetime import date, datetime
+
+    from timerack_bridge.export.payload import build_client_export, import_template_csv
+    from timerack_bridge.models import Assignment, Customer, Employee
+
+    customer = Customer(customer_id=1, name="=cmd|' /C calc'!A0", hierarchy_node_id="n", timerack_client_key="K")
+    employee = Employee(employee_id=7, first_name="@SUM(A1)", last_name="+Doe", birth_date=date(1990, 4, 7),
+                        ssn_last4="2345", hierarchy_node_id="n")
+    assignment = Assignment(assignment_id=9, employee_id=7, customer_id=1, hierarchy_node_id="n", status="Active",
+                            start_date=date(2026, 11, 1), job_title="-Lead")
+    payload = build_client_export(customer, [assignment], {7: employee}, today=date(2026, 11, 20),
+                                  generated_at=datetime(2026, 11, 20, 12, 0))
+    [row] = list(csv.reader(io.StringIO(import_template_csv(payload))))[1:]
+    assert "'=cmd|' /C calc'!A0" in row and "'@SUM(A1)" in row and "'+Doe" in row and "'-Lead" in row
+    assert "72345" in row  # the PIN itself is digits and stays as it is

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
+from timerack_bridge.domain.report import neutralise
 from timerack_bridge.domain.pin import PinError, effective_pin
 from timerack_bridge.export.models import (
     ExportAssignment,
@@ -180,21 +181,21 @@ def import_template_csv(payload: ExportPayload) -> str:
     writer.writerow(IMPORT_TEMPLATE_COLUMNS)
     for a in payload.assignments:
         employee = names[a.employee_id]
-        writer.writerow(
-            (
-                payload.customer_id,
-                payload.customer_name,
-                payload.client_key,
-                employee.employee_id,
-                employee.first_name,
-                employee.last_name,
-                employee.pin,
-                a.assignment_id,
-                a.customer_id,
-                a.job_title,
-                a.status.value,
-                a.start_date.isoformat(),
-                a.end_date.isoformat() if a.end_date else "",
-            )
+        row = (
+            payload.customer_id,
+            payload.customer_name,
+            payload.client_key,
+            employee.employee_id,
+            employee.first_name,
+            employee.last_name,
+            employee.pin,
+            a.assignment_id,
+            a.customer_id,
+            a.job_title,
+            a.status.value,
+            a.start_date.isoformat(),
+            a.end_date.isoformat() if a.end_date else "",
         )
+        # Names and job titles are typed by people: never let a spreadsheet run them as formulas.
+        writer.writerow([neutralise(str(cell)) for cell in row])
     return buffer.getvalue()
