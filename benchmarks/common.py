@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -194,6 +195,7 @@ class CallLog:
     deletes: list[tuple[str, bool]] = field(default_factory=list)  # (table, transactional)
     transact_sizes: list[int] = field(default_factory=list)  # actions per TransactWriteItems
     rcu: float = 0.0
+    op_ms: Counter[str] = field(default_factory=Counter)  # wall time inside each kind of call
     enabled: bool = True
 
     def reset(self) -> None:
@@ -202,6 +204,7 @@ class CallLog:
         self.deletes.clear()
         self.transact_sizes.clear()
         self.rcu = 0.0
+        self.op_ms.clear()
 
     @property
     def total(self) -> int:
@@ -231,12 +234,14 @@ WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 
 def attach_call_log(client: Any, log: CallLog) -> None:
     """Count every DynamoDB call of a real boto3 client (register on the inner client of a wrapper)."""
+    started = threading.local()
 
     def before_call(model: Any, **_: Any) -> None:
         if log.enabled:
             log.calls[model.name] += 1
 
     def before_build(model: Any, params: dict[str, Any], **_: Any) -> None:
+        started.at = time.perf_counter()
         if not log.enabled:
             return
         name = model.name
@@ -265,6 +270,7 @@ def attach_call_log(client: Any, log: CallLog) -> None:
         if not log.enabled:
             return
         name = model.name
+        log.op_ms[name] += (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
         if name == "GetItem" and "Item" in parsed:
             log.rcu += read_units(item_size(parsed["Item"]), consistent=True)
         elif name == "BatchGetItem":
@@ -280,6 +286,62 @@ def attach_call_log(client: Any, log: CallLog) -> None:
 
 
 # ------------------------------------------------------------------ moto-backed services
+
+
+class _Forgetful(list):  # type: ignore[type-arg]
+    def append(self, _: object) -> None:
+        return None
+
+
+def tame_moto() -> None:
+    """Benchmark-only: take two costs out of moto that DynamoDB does not have.
+
+    1. moto answers a Query by comparing every item of the table (a GSI Query also sorts them):
+       the partition is looked up first here, so a Query costs what its partition holds.
+    2. moto keeps every model object it ever made (`instances_tracked`, for its dashboard),
+       every copy of a Query's result included: memory would grow with each call.
+    Both apply to the product and its floor alike; results and pagination are moto's own.
+    """
+    from moto.core.base_backend import model_data
+    from moto.dynamodb.models.table import Table
+
+    for model in model_data.get("dynamodb", {}).values():
+        model.instances_tracked = _Forgetful()
+    if getattr(Table, "_bench_fast_queries", False):
+        return
+    original = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name and conditions and all(v.type in ("S", "B") for _, v in conditions):
+            wanted = [(name, value.type, value.value) for name, value in conditions]
+
+            def partition() -> list[Any]:
+                # moto's own all_items() also sorts the whole table on every call.
+                every = (i for s in self.items.values() for i in (s.values() if self.range_key_attr else [s]))
+                return [
+                    item for item in every
+                    if all((v := item.attrs.get(n)) is not None and v.type == t and v.value == value
+                           for n, t, value in wanted)
+                ]
+        elif not index_name and hash_key is not None:
+
+            def partition() -> list[Any]:
+                found = self.items.get(hash_key)
+                if found is None:
+                    return []
+                return list(found.values()) if self.range_key_attr else [found]
+        else:
+            return original(self, hash_key, *args, **kwargs)
+        self.all_items = partition
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
+    Table._bench_fast_queries = True
 
 
 @dataclass
@@ -304,6 +366,7 @@ def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
 
     with environment(FAKE_AWS_ENV), mock_aws():
         install_fast_transactions()
+        tame_moto()
         client = boto3.client("dynamodb", region_name=REGION)
         log = CallLog()
         attach_call_log(client, log)

@@ -8,15 +8,18 @@ from __future__ import annotations
 import os
 from datetime import UTC, date
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from timerack_bridge.config import ConfigurationError
-from timerack_bridge.export import ExportRequest, ExportRun, configured_destination, run_export
-from timerack_bridge.store.admin import AdminStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from timerack_bridge.export import ExportRequest, ExportRun
+    from timerack_bridge.store.admin import AdminStore
+
+# The export's own code, Powertools' parser models and boto3's client load on the first invoke,
+# not at import (docs/benchmarks.md): the cold-start import stays near the bare Powertools floor.
 
 logger = Logger(service="timerack-bridge")
 metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE
@@ -30,6 +33,9 @@ def admin_store() -> AdminStore:
     """Built on the first invoke (never at import), then reused by the warm execution environment."""
     import boto3
 
+    from timerack_bridge.config import ConfigurationError
+    from timerack_bridge.store.admin import AdminStore
+
     table_name = os.environ.get("TABLE_NAME")
     if not table_name:
         raise ConfigurationError("invalid or missing configuration: TABLE_NAME")
@@ -42,6 +48,9 @@ def export_request(event: dict[str, Any]) -> tuple[ExportRequest, date | None]:
     The schedule exports every client as of the day of its tick (UTC), so a delayed or replayed
     event still covers the window it was meant for; a direct invoke exports one client (or all) now.
     """
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from timerack_bridge.export import ExportRequest
+
     if event.get("detail-type") == SCHEDULED_EVENT:
         tick = EventBridgeModel.model_validate(event)
         return ExportRequest(), tick.time.astimezone(UTC).date()
@@ -61,6 +70,8 @@ def publish_metrics(run: ExportRun) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from timerack_bridge.export import configured_destination, run_export
+
     request, today = export_request(event)
     run = run_export(
         admin_store(),

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from timerack_bridge.mailer import MailerSettings, process_stream_event
-from timerack_bridge.store.admin import AdminStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from timerack_bridge.mailer import MailerSettings
+    from timerack_bridge.store.admin import AdminStore
+
+# The mailer's code (Powertools batch processing, SES, the stores) and boto3's clients load on the
+# first invoke, not at import (docs/benchmarks.md): the cold-start import stays near the floor.
 
 # Service and metrics namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE (the stack).
 logger = Logger()
@@ -28,6 +32,11 @@ class MailerDependencies:
 @lru_cache(maxsize=1)
 def dependencies() -> MailerDependencies:
     """Configuration and clients, built on the first invocation (never at import) and reused."""
+    import boto3
+
+    from timerack_bridge.mailer.config import MailerSettings
+    from timerack_bridge.store.admin import AdminStore
+
     settings = MailerSettings.from_env()
     return MailerDependencies(
         settings=settings,
@@ -40,6 +49,8 @@ def dependencies() -> MailerDependencies:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from timerack_bridge.mailer.processor import process_stream_event
+
     deps = dependencies()
     return process_stream_event(
         event,

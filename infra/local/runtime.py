@@ -174,6 +174,8 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "TimerackBridgeLocal"
         protocol_version = "HTTP/1.1"
+        # A client that stops sending mid-request never holds a thread for good (API Gateway: 29 s).
+        timeout = 60
 
         def _serve(self) -> None:
             if self.headers.get("Transfer-Encoding"):
@@ -194,15 +196,11 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 return
             if length > max_body:
                 self.close_connection = True
-                # Read (and drop) a bounded amount so the client sees the 413 instead of a broken pipe.
-                remaining = min(length, 8 * max_body)
-                while remaining > 0:
-                    chunk = self.rfile.read(min(remaining, 1 << 20))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
                 message = {"message": f"the request body is {length} bytes; the limit is {max_body} bytes (5 MB)"}
+                # The 413 goes out at once (a client that only claims the length gets it too), then a
+                # bounded amount is read and dropped so a client still sending sees it, not a broken pipe.
                 self._reply(413, {"Content-Type": "application/json"}, json.dumps(message).encode())
+                self._drop_body(min(length, 8 * max_body))
                 return
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items()}
@@ -222,6 +220,18 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":  # a HEAD reply has the headers of a GET and no body
                 self.wfile.write(data)
+
+        def _drop_body(self, remaining: int) -> None:
+            self.wfile.flush()
+            self.connection.settimeout(2)
+            try:
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        return
+                    remaining -= len(chunk)
+            except OSError:  # the client stopped sending (or hung up): nothing more to drop
+                return
 
         def _refuse_method(self) -> None:
             # API Gateway serves neither; without this the base class answers 501, a server error.

@@ -30,8 +30,11 @@ class HardeningStack(LocalStack):
 
     def dynamodb(self) -> Any:
         return boto3.client(
-            "dynamodb", endpoint_url=self.runtime()["motoUrl"], region_name="us-east-1",
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+            "dynamodb",
+            endpoint_url=self.runtime()["motoUrl"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
         )
 
     def items(self) -> list[dict[str, Any]]:
@@ -47,8 +50,13 @@ class HardeningStack(LocalStack):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def snapshot(self) -> set[str]:
-        """The table as comparable text, without the export's own lock (the schedule may take it)."""
-        return {json.dumps(i, sort_keys=True) for i in self.items() if not i["pk"]["S"].startswith("EXPORT")}
+        """The table as comparable text, without what background work writes on its own: the export's
+        lock (the schedule) and the mailer's markers (fed from the stream, seconds after a batch)."""
+        return {
+            json.dumps(i, sort_keys=True, default=repr)
+            for i in self.items()
+            if not i["pk"]["S"].startswith("EXPORT") and i["sk"]["S"] != "MAILED"
+        }
 
     def signing_key(self) -> bytes:
         from infra.local.tokens import signing_key
@@ -60,6 +68,19 @@ class HardeningStack(LocalStack):
         from infra.local.tokens import issue_token
 
         return issue_token(self.signing_key(), principal, admin=admin, **claims)
+
+
+def table_snapshot(services: Any) -> set[str]:
+    """Every item of the in-process (moto) main table as comparable text: to show nothing was written."""
+    client, table = services.dynamodb, services.settings.table_name
+    found: set[str] = set()
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = client.scan(**kwargs)
+        found |= {json.dumps(item, sort_keys=True, default=repr) for item in page["Items"]}
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def start_stack(state_dir: Path) -> HardeningStack:
@@ -75,9 +96,13 @@ def start_stack(state_dir: Path) -> HardeningStack:
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "infra.local.cli", "run"], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT, text=True,
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     stack = HardeningStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
     deadline = time.monotonic() + 60

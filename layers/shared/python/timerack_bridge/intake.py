@@ -200,8 +200,18 @@ def submit_batch(
                 return
             if outcome == "condition-failed":
                 # Someone changed the unit since it was read: read it again and plan again.
-                plan(unit, store.unit_state(unit.assignment_id, unit.weekend_bill))
+                state = store.unit_state(unit.assignment_id, unit.weekend_bill)
+                if state is not None and state.version == version:
+                    # That someone was this send: an earlier attempt landed but its reply was lost
+                    # (botocore retried it). The unit is written; planning again would call it superseded.
+                    return
+                plan(unit, state)
             time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + random.random()))  # noqa: S311
+        if unit.plan is None or unit.plan.action == "refuse":
+            return  # the last read showed the unit locked or newer: that is its result, not a retry
+        final = store.unit_state(unit.assignment_id, unit.weekend_bill)
+        if final is not None and final.version == version:
+            return  # the last attempt's reply was lost, but it landed
         unit.plan = None
         unit.error = (
             f"The timecard for Assignment {unit.assignment_id} for the week ending "

@@ -5,11 +5,12 @@ JSON is camelCase; Python names are snake_case.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from timerack_bridge.domain.pin import ssn_last_four, validate_pin_override
@@ -17,7 +18,10 @@ from timerack_bridge.domain.pin import ssn_last_four, validate_pin_override
 TIMERACK_PERMISSION = "Timerack"
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
-RecordId = Annotated[int, Field(ge=1, le=2**53)]
+# JSON numbers and booleans are taken as sent: lax pydantic would read "12", 12.0 or true as 12, and 0 as false.
+RecordId = Annotated[int, Strict(), Field(ge=1, le=2**53)]
+JsonBool = Annotated[bool, Strict()]
+JsonNumber = Annotated[float, Strict()]
 # Security group names are free text ("Timerack", "Open API Timerack"), but never a path or control character.
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^/\\\x00-\x1f]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
@@ -27,6 +31,19 @@ EmailAddress = Annotated[
     StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"),
 ]
 ClientKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._\-]+$")]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_text(value: object) -> object:
+    # pydantic reads a number (or digits as text) as a Unix time: birthDate 0 would be 1970-01-01.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 
 class CamelModel(BaseModel):
@@ -71,7 +88,7 @@ class PayrollStatus(str, Enum):
 class HierarchyNodeIn(CamelModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     parent_id: Identifier | None = None
-    allows_master_data: bool = True
+    allows_master_data: JsonBool = True
 
 
 class HierarchyNode(HierarchyNodeIn):
@@ -122,7 +139,7 @@ def _check_override(value: str | None) -> str | None:
 class EmployeeIn(CamelModel):
     first_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     last_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     # Write-only: reduced to its last four digits before anything else sees it.
     ssn: Annotated[str | None, AfterValidator(_reduce_ssn)] = Field(default=None, repr=False)
     hierarchy_node_id: Identifier
@@ -179,8 +196,8 @@ class AssignmentIn(CamelModel):
     customer_id: RecordId
     hierarchy_node_id: Identifier
     status: AssignmentStatus
-    start_date: date
-    end_date: date | None = None
+    start_date: IsoDate
+    end_date: IsoDate | None = None
     job_title: ShortText = ""
 
 
@@ -210,7 +227,7 @@ class SendToPayrollOut(CamelModel):
 
 class PayrollEmailIn(CamelModel):
     recipients: list[EmailAddress] = Field(default_factory=list, max_length=50)
-    receive_error_file: bool = False
+    receive_error_file: JsonBool = False
 
 
 class PayrollEmail(PayrollEmailIn):
@@ -228,13 +245,13 @@ class PunchIn(TimerackModel):
 
 class DayIn(TimerackModel):
     date: Annotated[str, StringConstraints(max_length=20)]
-    hours: float | None = Field(default=None, allow_inf_nan=False)
+    hours: JsonNumber | None = Field(default=None, allow_inf_nan=False)
     punches: list[PunchIn] | None = Field(default=None, max_length=24)
 
 
 class AdjustmentIn(TimerackModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    amount: float = Field(allow_inf_nan=False, ge=-1_000_000, le=1_000_000)
+    amount: JsonNumber = Field(allow_inf_nan=False, ge=-1_000_000, le=1_000_000)
     description: ShortText = ""
 
 
@@ -247,8 +264,8 @@ class TimecardIn(TimerackModel):
 
 
 class PayPeriod(TimerackModel):
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
 
 
 class TimecardBatchIn(TimerackModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,8 +18,26 @@ from timerack_bridge.models import Health
 
 logger = Logger(service="timerack-bridge")
 
-app = APIGatewayRestResolver(enable_validation=True)
-app.enable_swagger(path="/swagger", title="Timerack Bridge", version=__version__)
+SWAGGER_PATH = "/swagger"
+
+
+class Resolver(APIGatewayRestResolver):
+    """The REST resolver, with Swagger UI and the OpenAPI document set up on the first request for them.
+
+    `enable_swagger` imports Powertools' OpenAPI schema models (the costliest import of the API
+    function); every other request, and so nearly every cold start, never needs them.
+    """
+
+    _swagger_enabled = False
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if not self._swagger_enabled and event.get("path") == SWAGGER_PATH:
+            self.enable_swagger(path=SWAGGER_PATH, title="Timerack Bridge", version=__version__)
+            self._swagger_enabled = True
+        return super().resolve(event, context)
+
+
+app = Resolver(enable_validation=True)
 for module in (admin, timecards, history, payroll_email, exports, imports):
     app.include_router(module.router)
 

@@ -29,7 +29,12 @@ def caller_from_event(raw_event: dict[str, Any]) -> Caller:
     if not principal:
         raise UnauthorizedError("a valid bearer token is required")
     scope = claims.get("scope") or ""
-    return Caller(principal=str(principal), scopes=frozenset(str(scope).split()))
+    scopes = frozenset(str(scope).split())
+    if not scopes & {ADMIN_SCOPE, TIMECARDS_SCOPE}:
+        # API Gateway lets a token through with either scope; checked here too, so a token for
+        # another API of the same user pool never reaches a route (and the local runtime agrees).
+        raise ForbiddenError(f"the token carries neither the {TIMECARDS_SCOPE} nor the {ADMIN_SCOPE} scope")
+    return Caller(principal=str(principal), scopes=scopes)
 
 
 def require_admin(caller: Caller) -> None:

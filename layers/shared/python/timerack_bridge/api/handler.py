@@ -12,7 +12,6 @@ from typing import Any
 from timerack_bridge.api import deps
 from timerack_bridge.api.app import app
 
-
 JSON_TYPES = ("application/json", "text/json", "application/problem+json")
 # Far deeper than any body of this API (a batch is five levels); the JSON parser itself would
 # overflow the stack near a thousand levels, a 5xx instead of a 4xx.
@@ -23,7 +22,8 @@ MAX_NUMBER_DIGITS = 100
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_CHANGE = {"[": 1, "{": 1, "]": -1, "}": -1}
-_LONG_NUMBER = re.compile(r"[0-9]{%d,}" % (MAX_NUMBER_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_NUMBER_DIGITS + 1},}}")
+_TOP_LEVEL_ARRAY = re.compile(r"[ \t\r\n]*\[")
 
 
 def _reply(status_code: int, message: str, **extra: object) -> dict[str, Any]:
@@ -52,6 +52,10 @@ def body_text(event: dict[str, Any]) -> str | None:
 
 def unreadable_json(text: str) -> str | None:
     """Why the JSON parser would fail with a server error on this text (checked without parsing it); else None."""
+    if _TOP_LEVEL_ARRAY.match(text):
+        # No route takes an array, and Powertools would quietly validate its first element alone:
+        # [batchA, batchB] would write A and drop B.
+        return "the request body must be a JSON object, not an array"
     skeleton = _JSON_STRING.sub("", text)
     if _LONG_NUMBER.search(skeleton):
         return f"the request body holds a number of more than {MAX_NUMBER_DIGITS} digits"

@@ -167,7 +167,7 @@ def _read_row(
         if existing is None:
             days[(assignment_id, pay_code)][day] = {"date": day.isoformat(), **entry}
         elif "punches" in entry and "punches" in existing:
-            existing["punches"] = [*existing["punches"], *entry["punches"]]  # type: ignore[list-item]
+            existing["punches"] = [*existing["punches"], *entry["punches"]]  # type: ignore[list-item,misc]
         elif "hours" in entry and "hours" in existing:
             existing["hours"] = float(existing["hours"]) + float(entry["hours"])  # type: ignore[arg-type]
         else:

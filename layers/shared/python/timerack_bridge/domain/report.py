@@ -9,12 +9,16 @@ from collections.abc import Iterable
 from timerack_bridge.models import AssignmentResult
 
 REPORT_HEADER = ("Assignment ID", "Employee ID", "Pay Code", "Weekend Bill", "Status", "Error Message")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's and ASVS 1.2.10's list, the NUL and line feed too, and the full-width forms some locales read alike.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def neutralise(cell: str) -> str:
-    """Prefix a cell a spreadsheet would run as a formula with a quote, so it shows as text."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """Prefix a cell a spreadsheet would run as a formula with a quote, so it shows as text.
+
+    Leading blanks are looked through: some spreadsheets drop them and read " =1+1" as a formula.
+    """
+    return "'" + cell if cell.startswith(_FORMULA_START) or cell.lstrip().startswith(_FORMULA_START) else cell
 
 
 def report_rows(results: Iterable[AssignmentResult], *, errors_only: bool = False) -> list[tuple[str, ...]]:

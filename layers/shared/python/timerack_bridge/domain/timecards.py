@@ -15,7 +15,8 @@ from timerack_bridge.models import (
 )
 
 MAX_HOURS_PER_DAY = 24.0
-_HHMM = re.compile(r"^([01]\d|2[0-3])([0-5]\d)$")
+# ASCII digits, matched whole ("0800\n" or other scripts' digits are not military time).
+_HHMM = re.compile(r"([01][0-9]|2[0-3])([0-5][0-9])")
 
 
 class ContentError(ValueError):
@@ -24,7 +25,7 @@ class ContentError(ValueError):
 
 def parse_military_time(value: str) -> int:
     """Minutes after midnight of an HHMM military time ("0800", "1630"); anything else is refused."""
-    match = _HHMM.match(value)
+    match = _HHMM.fullmatch(value)
     if not match:
         raise ContentError(f'punch time "{value[:10]}" is not military time HHMM (0000 to 2359)')
     return int(match.group(1)) * 60 + int(match.group(2))

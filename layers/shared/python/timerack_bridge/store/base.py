@@ -146,7 +146,7 @@ class TableStore:
         if limit:
             params["Limit"] = limit
         if start:
-            params["ExclusiveStartKey"] = start
+            params["ExclusiveStartKey"] = _checked_start(index, partition, start)
         response = self.client.query(**params)
         return [decode(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
@@ -156,6 +156,18 @@ class TableStore:
             KeyConditionExpression=f"{index}pk = :pk",
             ExpressionAttributeValues={":pk": {"S": partition}},
         )
+
+
+def _checked_start(index: str, partition: str, start: dict[str, Any]) -> dict[str, Any]:
+    """A nextToken's key, if it is one this query gave out: the table and index keys, as text, of this
+    partition. Anything else would reach DynamoDB as a malformed key (a 5xx) or start elsewhere."""
+    names = {"pk", "sk", f"{index}pk", f"{index}sk"}
+    well_formed = set(start) == names and all(
+        isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str) for value in start.values()
+    )
+    if not well_formed or start[f"{index}pk"]["S"] != partition:
+        raise UnprocessableError("nextToken is not a token this API gave out")
+    return start
 
 
 def strip_keys(item: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, Any]:

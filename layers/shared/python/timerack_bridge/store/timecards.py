@@ -58,6 +58,19 @@ class UnitWrite:
 
 WriteOutcome = Literal["written", "condition-failed", "conflict"]
 
+# DynamoDB refused or could not finish the transaction for now (after botocore's own retries): the
+# caller retries with backoff, then reports the unit. A transaction is all or nothing, so no unit is
+# ever half-written; an InternalServerError may still have applied it, which the caller detects by
+# reading the unit's version back after the condition fails on the retry.
+RETRYABLE_ERRORS = frozenset({
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+})
+
 
 class TimecardStore(TableStore):
     def unit_states(self, keys: Sequence[UnitKey]) -> dict[UnitKey, UnitState]:
@@ -118,6 +131,8 @@ class TimecardStore(TableStore):
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
+            if exc.response["Error"]["Code"] in RETRYABLE_ERRORS:
+                return "conflict"
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]

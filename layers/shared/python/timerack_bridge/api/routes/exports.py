@@ -12,17 +12,19 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from timerack_bridge import export
 from timerack_bridge.api import deps
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.routes.common import timerack_access
-from timerack_bridge.export import ExportRequest, ExportRun
+from timerack_bridge.export.models import ExportRequest, ExportRun
 
 router = Router()
 
 
 @router.post("/v1/exports")
 def post_export(body: Annotated[ExportRequest | None, Body()] = None) -> ExportRun:
+    # The export's code (HTTP, S3, the lock) loads on the first export, not at every cold start.
+    from timerack_bridge import export
+
     access = timerack_access(router)
     store = deps.services().admin
     client_key = body.client_key if body else None

@@ -16,9 +16,7 @@ from pydantic import Field, StringConstraints
 
 from timerack_bridge.api import deps
 from timerack_bridge.api.routes.common import timerack_access
-from timerack_bridge.domain.feed import read_feed
 from timerack_bridge.exceptions import ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError
-from timerack_bridge.intake import submit_batch
 from timerack_bridge.models import BatchResult, CamelModel, RecordId, TimerackMode
 
 router = Router()
@@ -52,6 +50,9 @@ def post_timecard_import(
     body: TimecardImportIn, dry_run: Annotated[bool, Query(alias="dryRun")] = False
 ) -> Response[TimecardImportOut]:
     """Import a Timerack Feed for a parent customer and weekend bill (dryRun=true checks only)."""
+    from timerack_bridge.domain.feed import read_feed
+    from timerack_bridge.intake import submit_batch
+
     services = deps.services()
     access = timerack_access(router)
     customer = services.admin.get_customer(body.parent_customer_id)

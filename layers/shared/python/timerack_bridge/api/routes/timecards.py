@@ -13,8 +13,6 @@ from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.routes.common import admin_caller, caller, timerack_access
 from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
-from timerack_bridge.idempotency import run_idempotent
-from timerack_bridge.intake import submit_batch
 from timerack_bridge.models import (
     BatchResult,
     SendToPayrollIn,
@@ -35,6 +33,10 @@ def post_timecard_batch(
     ] = None,
 ) -> BatchResult:
     """"Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
+    # Loaded by the first batch, not at cold start (idempotency pulls in Powertools' JMESPath stack).
+    from timerack_bridge.idempotency import run_idempotent
+    from timerack_bridge.intake import submit_batch
+
     services = deps.services()
     access = timerack_access(router)
     limit = services.settings.max_batch_timecards

@@ -1,0 +1,329 @@
+"""Cold start: each Lambda handler module imported in a fresh process, against the floor.
+
+The floor is `import boto3, pydantic; from aws_lambda_powertools import Logger`: what any Python
+function on this stack imports before doing anything of its own. Each child process sees what a
+Lambda execution environment sees: only the runtime dependencies on sys.path (a directory of links
+to the installed boto3, Powertools, pydantic and their requirements, like the dependency layer), the
+shared layer and the function's folder, no dev packages (their metadata alone would slow pydantic's
+plugin discovery), and the Lambda environment variables, tracing on as the stack deploys it.
+
+Figures: import time in the child (interpreter start-up excluded) and its CPU time, medians of
+interleaved rounds. Then, informational, the first invocation after the import against moto's
+server in its own process: the part of a cold start a lazy import moves to the first request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+from benchmarks.common import Figure, median, repeats
+
+SECTION = "cold start"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_LAYER = ROOT / "layers" / "shared" / "python"
+FLOOR = "import boto3, pydantic; from aws_lambda_powertools import Logger"
+HANDLERS = {
+    "api": "functions.api.api_handler",
+    "export": "functions.export.export_handler",
+    "mailer": "functions.mailer.mailer_handler",
+}
+TARGET = 1.3
+# The sample stream event: a completed batch with errors of a client that does not take the error file.
+MAILER_EVENT = ROOT / "events" / "mailer-stream.json"
+
+
+def runtime_site(directory: Path) -> Path:
+    """A site directory holding links to the runtime dependencies only (the dependency layer's content)."""
+    import importlib.metadata as metadata
+
+    from packaging.requirements import Requirement
+
+    site = directory / "site"
+    site.mkdir()
+    seen: set[str] = set()
+    pending = [Requirement(r) for r in metadata.distribution("timerack-bridge").requires or []]
+    pending = [r for r in pending if r.marker is None or r.marker.evaluate({"extra": ""})]
+    while pending:
+        requirement = pending.pop()
+        name = requirement.name.lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        distribution = metadata.distribution(requirement.name)
+        for entry in distribution.files or []:
+            top = entry.parts[0]
+            if top.endswith(".pth") or top == ".." or top.startswith("__"):
+                continue
+            source = Path(str(distribution.locate_file(top)))
+            target = site / top
+            if source.exists() and not target.exists():
+                target.symlink_to(source)
+        for text in distribution.requires or []:
+            nested = Requirement(text)
+            extras = [{"extra": e} for e in requirement.extras] or [{"extra": ""}]
+            if nested.marker is None or any(nested.marker.evaluate(env) for env in extras):
+                pending.append(nested)
+    return site
+
+
+def without_bytecode(source: Path, target: Path) -> Path:
+    """A tree of links to the source files only: what a layer built with `pip install --no-compile` holds."""
+    shutil.copytree(source, target, copy_function=os.symlink, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def lambda_environment(scratch: Path, function: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables a Lambda execution environment and this stack give a function."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ")}
+    return {
+        **keep,
+        "LAMBDA_TASK_ROOT": str(scratch),
+        "AWS_LAMBDA_FUNCTION_NAME": f"timerack-{function}",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.14",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_SERVICE_NAME": f"timerack-{function}",
+        "POWERTOOLS_METRICS_NAMESPACE": "TimerackBridge",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        "TABLE_NAME": "bench-main",
+        "IDEMPOTENCY_TABLE_NAME": "bench-idem",
+        "SENDER_EMAIL": "timerack-bridge@agency.example",
+        "EXPORT_DESTINATION": "outbox",
+        "EXPORT_OUTBOX_DIR": str(scratch / "outbox"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **(extra or {}),
+    }
+
+
+_CHILD = """
+import sys, time, json
+sys.path[:0] = {paths!r}
+started, cpu = time.perf_counter(), time.process_time()
+{statement}
+imported, imported_cpu = time.perf_counter(), time.process_time()
+result = {{"import_ms": (imported - started) * 1000, "import_cpu_ms": (imported_cpu - cpu) * 1000}}
+{invoke}
+print("BENCH" + json.dumps(result))
+"""
+
+
+def child(statement: str, env: dict[str, str], paths: list[str], invoke: str = "") -> dict[str, float]:
+    code = _CHILD.format(paths=paths, statement=statement, invoke=invoke)
+    # -S: no site-packages of the dev venv (only the runtime site above), as in a Lambda environment.
+    done = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    match = re.search(r"^BENCH(.*)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"cold-start child failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(match.group(1))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_INVOKE = {
+    "floor": """
+started, cpu = time.perf_counter(), time.process_time()
+import boto3
+boto3.client("dynamodb").get_item(TableName="bench-main", Key={{"pk": {{"S": "CUSTOMER#10000"}}, "sk": {{"S": "CUSTOMER"}}}})
+result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+""",
+    "api": """
+from infra.local.proxy import build_proxy_event
+event = build_proxy_event("POST", "/v1/timecard-batches", headers={{"Content-Type": "application/json"}},
+    body={body!r}, claims={{"sub": "bench-portal", "scope": "timerack/timecards.write"}})
+class Context:
+    function_name = "timerack-api"; memory_limit_in_mb = 512; aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:timerack-api"
+    def get_remaining_time_in_millis(self): return 25000
+started, cpu = time.perf_counter(), time.process_time()
+response = {module}.lambda_handler(event, Context())
+assert response["statusCode"] == 200, response
+result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+""",
+    "export": """
+event = {{"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+    "account": "123456789012", "time": "2026-11-20T10:00:00Z", "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/timerack-export"], "detail": {{}}}}
+class Context:
+    function_name = "timerack-export"; memory_limit_in_mb = 512; aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:timerack-export"
+    def get_remaining_time_in_millis(self): return 900000
+started, cpu = time.perf_counter(), time.process_time()
+run = {module}.lambda_handler(event, Context())
+assert run["clients"] and run["clients"][0]["status"] == "exported", run
+result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+""",
+    "mailer": """
+class Context:
+    function_name = "timerack-mailer"; memory_limit_in_mb = 256; aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:timerack-mailer"
+    def get_remaining_time_in_millis(self): return 60000
+started, cpu = time.perf_counter(), time.process_time()
+reply = {module}.lambda_handler(json.load(open({event!r})), Context())
+assert reply == {{"batchItemFailures": []}}, reply
+result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+""",
+}
+
+
+def _moto_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **{k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def _seed_server(endpoint: str) -> None:
+    """Tables and one small client on the moto server (for the first-invocation figures)."""
+    import boto3
+
+    from benchmarks.common import environment
+    from benchmarks.data import PRINCIPAL, WEEKEND_BILL, client_key
+    from timerack_bridge import tables
+    from timerack_bridge.models import Assignment, Customer, Employee, HierarchyNode, SecurityGroup, ServiceRep, Week
+    from timerack_bridge.store.admin import AdminStore
+
+    with environment({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        tables.create_tables(client, "bench-main", "bench-idem")
+        admin = AdminStore(client, "bench-main")
+        admin.put_node(HierarchyNode(node_id="system", name="System", allows_master_data=False))
+        admin.put_node(HierarchyNode(node_id="branch", name="Branch", parent_id="system"))
+        admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch"))
+        admin.put_group(SecurityGroup(name="Timerack", hierarchy_node_id="system", permissions=["Timerack"],
+                                      members=["rep-1"]))
+        admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
+        admin.put_customer(Customer(customer_id=10_000, name="Client 0", hierarchy_node_id="branch",
+                                    timerack_client_key=client_key(0)))
+        for n in range(5):
+            admin.put_assignment(Assignment(assignment_id=100_000 + n, employee_id=500_000 + n, customer_id=10_000,
+                                            hierarchy_node_id="branch", status="Active",
+                                            start_date=WEEKEND_BILL.replace(month=1, day=5)))
+            admin.put_employee(Employee(employee_id=500_000 + n, first_name="Pat", last_name=f"W{n}",
+                                        birth_date=WEEKEND_BILL.replace(year=1990, day=1 + n), ssn_last4=f"{n:04d}",
+                                        hierarchy_node_id="branch"))
+
+
+def bench() -> list[Figure]:
+    from benchmarks.data import batch_body
+
+    rounds = repeats(15, 5)
+    with tempfile.TemporaryDirectory(prefix="timerack-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        site = runtime_site(scratch)
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in ("floor", *HANDLERS)}
+        for _ in range(rounds):  # interleaved, so a burst of machine load hits every subject alike
+            for name in samples:
+                function = "api" if name == "floor" else name
+                folder = str(ROOT / "functions" / function)
+                statement = FLOOR if name == "floor" else f"import {HANDLERS[name]}"
+                paths = [str(site), str(SHARED_LAYER), folder, str(ROOT)]
+                samples[name].append(child(statement, lambda_environment(scratch, function), paths))
+
+        port = _free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        server = _moto_server(port, lambda_environment(scratch, "api"))
+        first: dict[str, list[dict[str, float]]] = {name: [] for name in ("floor", *HANDLERS)}
+        no_pyc: dict[str, list[dict[str, float]]] = {"floor": [], "api": []}
+        bare = scratch / "no-pyc"
+        bare_paths = [
+            str(without_bytecode(site, bare / "site")),
+            str(without_bytecode(SHARED_LAYER, bare / "shared")),
+            str(without_bytecode(ROOT / "functions" / "api", bare / "function")),
+            str(ROOT),
+        ]
+        try:
+            _seed_server(endpoint)
+            body = json.dumps(batch_body(5))
+            for _ in range(repeats(5, 2)):
+                for name in first:
+                    function = "api" if name == "floor" else name
+                    statement = FLOOR if name == "floor" else f"import {HANDLERS[name]}"
+                    invoke = _INVOKE[name].format(module=HANDLERS.get(name), body=body, event=str(MAILER_EVENT))
+                    paths = [str(site), str(SHARED_LAYER), str(ROOT / "functions" / function), str(ROOT)]
+                    env = lambda_environment(scratch, function, {"AWS_ENDPOINT_URL": endpoint})
+                    first[name].append(child(statement, env, paths, invoke))
+                    if name in no_pyc:
+                        # No compiled files beside the sources: every layer module is compiled on import,
+                        # as from the layers deployed today (--no-compile, __pycache__ excluded, /opt read-only).
+                        no_pyc[name].append(child(statement, env, bare_paths, invoke))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    floor = median([s["import_ms"] for s in samples["floor"]])
+    floor_cpu = median([s["import_cpu_ms"] for s in samples["floor"]])
+    figures = [Figure(SECTION, "floor: boto3 + pydantic + Powertools Logger", floor, "ms",
+                      note=f"import in a fresh process, median of {rounds}; CPU {floor_cpu:.0f} ms")]
+    for name, module in HANDLERS.items():
+        value = median([s["import_ms"] for s in samples[name]])
+        cpu = median([s["import_cpu_ms"] for s in samples[name]])
+        figures.append(Figure(
+            SECTION, f"import {module}", value, "ms", floor=floor, target=f"<= {TARGET}x",
+            holds=value <= TARGET * floor, note=f"CPU {cpu:.0f} ms ({cpu / floor_cpu:.2f}x the floor's CPU)",
+        ))
+    what = {"api": "POST of 10 timecards", "export": "scheduled run, 1 client", "mailer": "sample stream event"}
+    first_floor = median([s["import_ms"] + s["invoke_ms"] for s in first["floor"]])
+    figures.append(Figure(
+        SECTION, "floor + DynamoDB client + one GetItem", first_floor, "ms",
+        note="the least a DynamoDB-backed function does on its first invoke (moto server on 127.0.0.1)",
+    ))
+    for name, module in HANDLERS.items():
+        total = median([s["import_ms"] + s["invoke_ms"] for s in first[name]])
+        invoke = median([s["invoke_ms"] for s in first[name]])
+        figures.append(Figure(
+            SECTION, f"{name}: import + first invoke ({what[name]})", total, "ms", floor=first_floor,
+            note=f"informational: the first invoke alone {invoke:.0f} ms (what the import defers, the "
+                 f"boto3 client, the calls)",
+        ))
+    for name, label in (("floor", "floor + client + GetItem"), ("api", "api: import + first invoke")):
+        with_pyc = median([s["import_ms"] + s["invoke_ms"] for s in first[name]])
+        without = median([s["import_ms"] + s["invoke_ms"] for s in no_pyc[name]])
+        figures.append(Figure(
+            SECTION, f"{label}, no .pyc", without, "ms", floor=with_pyc,
+            note="informational: floor column = the same with .pyc; the dependency layer is built --no-compile",
+        ))
+    return figures
+
+
+def main() -> None:  # pragma: no cover - manual use
+    from benchmarks.common import table
+
+    print(table(bench()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+

@@ -1,0 +1,136 @@
+"""Export: every client's assignments and employees sent out, against paginated reads of the same items.
+
+The run is `run_export` as the export function calls it, to the outbox destination (JSON files in a
+temporary directory), on in-process moto. The floor reads the same items the cheapest way: the
+clients index page by page, each client's assignments by its index partition page by page, and its
+employees with BatchGetItem (employees are not queryable by client). Peak memory (tracemalloc) is
+measured in separate runs that export the first 50, 100 and 200 clients (a quarter, half and all
+of them in quick mode): the run holds one client at a time, so the peak should not grow.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import MAIN_TABLE, Figure, Stopwatch, median, moto_stand, quick, repeats
+from benchmarks.data import client_key, seed_agency
+
+SECTION = "export"
+TODAY_ISO = "2026-11-20"
+
+
+def floor_reads(stand: Any) -> int:
+    """Paginated Queries (and one BatchGetItem per client for its employees) of the items the export reads."""
+    from timerack_bridge.store.base import key
+
+    client, items = stand.client, 0
+
+    def pages(**params: Any) -> Any:
+        params = {"TableName": MAIN_TABLE, **params}
+        while True:
+            response = client.query(**params)
+            yield response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    for page in pages(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
+                      ExpressionAttributeValues={":pk": {"S": "CLIENTS"}}):
+        for customer in page:
+            items += 1
+            employee_ids: list[str] = []
+            for assignments in pages(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
+                                     ExpressionAttributeValues={
+                                         ":pk": {"S": f"CUSTASSIGN#{customer['customer_id']['N']}"}}):
+                items += len(assignments)
+                employee_ids.extend(a["employee_id"]["N"] for a in assignments)
+            for start in range(0, len(employee_ids), 100):
+                keys = [key(f"EMPLOYEE#{e}", "EMPLOYEE") for e in employee_ids[start : start + 100]]
+                pending: dict[str, Any] = {MAIN_TABLE: {"Keys": keys}}
+                while pending:
+                    response = client.batch_get_item(RequestItems=pending)
+                    items += len(response["Responses"].get(MAIN_TABLE, []))
+                    pending = response.get("UnprocessedKeys") or {}
+    return items
+
+
+def export_once(stand: Any, outbox: Path, *, clients: int | None = None) -> Any:
+    from datetime import date
+
+    from timerack_bridge.export import OutboxDestination, run_export
+
+    keep = None if clients is None else {client_key(n) for n in range(clients)}
+    run = run_export(
+        stand.services.admin, OutboxDestination(outbox),
+        include=None if keep is None else (lambda customer: customer.timerack_client_key in keep),
+        today=date.fromisoformat(TODAY_ISO),
+    )
+    failed = [c for c in run.clients if c.status != "exported"]
+    if failed:
+        raise RuntimeError(f"export failed for {len(failed)} clients: {failed[0]}")
+    return run
+
+
+def bench() -> list[Figure]:
+    clients, per_client = (50, 100) if quick() else (200, 100)
+    sizes = (clients // 4, clients // 2, clients)
+    figures: list[Figure] = []
+    with moto_stand() as stand, tempfile.TemporaryDirectory(prefix="timerack-export-") as outbox_dir:
+        watch = Stopwatch()
+        seed_agency(stand, clients=clients, assignments_per_client=per_client)
+        seeded_s = watch.ms / 1000
+        outbox = Path(outbox_dir)
+
+        times, cpus, floors, floor_cpus = [], [], [], []
+        run = None
+        for _ in range(repeats(3, 1)):
+            stand.log.reset()
+            watch, cpu = Stopwatch(), time.process_time()
+            run = export_once(stand, outbox)
+            times.append(watch.ms)
+            cpus.append((time.process_time() - cpu) * 1000)
+            export_calls = dict(stand.log.calls)
+            stand.log.reset()
+            watch, cpu = Stopwatch(), time.process_time()
+            read = floor_reads(stand)
+            floors.append(watch.ms)
+            floor_cpus.append((time.process_time() - cpu) * 1000)
+            floor_calls = dict(stand.log.calls)
+        assert run is not None
+        exported = sum(c.assignments for c in run.clients)
+        tag = f"{clients} clients x {per_client}"
+        value, floor = median(times), median(floors)
+        figures.append(Figure(
+            SECTION, f"{tag}: wall time", value, "ms", floor=floor, target="<= 1.5x", holds=value <= 1.5 * floor,
+            note=(f"{exported} assignments sent; floor: paginated Queries + BatchGetItem of the same {read} items; "
+                  f"median of {len(times)} (seeding took {seeded_s:.0f} s)"),
+        ))
+        value, floor = median(cpus), median(floor_cpus)
+        figures.append(Figure(SECTION, f"{tag}: CPU time", value, "ms", floor=floor, target="<= 1.5x",
+                              holds=value <= 1.5 * floor, note="process CPU time of the same runs"))
+        calls = ", ".join(f"{op} {n}" for op, n in sorted(export_calls.items()))
+        figures.append(Figure(SECTION, f"{tag}: DynamoDB calls", sum(export_calls.values()), "count",
+                              floor=sum(floor_calls.values()), note=calls))
+        figures.append(Figure(SECTION, f"{tag}: Scans", export_calls.get("Scan", 0), "count",
+                              target="= 0", holds=export_calls.get("Scan", 0) == 0))
+
+        peaks = []
+        for size in sizes:
+            tracemalloc.start()
+            try:
+                export_once(stand, outbox, clients=size)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            peaks.append(peak / 2**20)
+        for size, peak in zip(sizes, peaks, strict=True):
+            figures.append(Figure(
+                SECTION, f"peak memory, {size} clients", peak, "MiB", floor=peaks[0],
+                target="flat (<= 1.2x)", holds=peak <= 1.2 * peaks[0],
+                note="tracemalloc peak during run_export (moto's own allocations included)",
+            ))
+    return figures
