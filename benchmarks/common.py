@@ -72,9 +72,13 @@ class Figure:
     target: str = ""
     holds: bool | None = None
     note: str = ""
+    # The median of per-run ratios (each run next to its own floor), when the runs were paired.
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.floor in (None, 0):
             return None
         return self.value / self.floor  # type: ignore[operator]
@@ -367,6 +371,7 @@ def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
     with environment(FAKE_AWS_ENV), mock_aws():
         install_fast_transactions()
         tame_moto()
+        time_moto()
         client = boto3.client("dynamodb", region_name=REGION)
         log = CallLog()
         attach_call_log(client, log)
@@ -380,6 +385,43 @@ def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
             yield Stand(services=services, client=client, log=log)
         finally:
             deps.use(None)
+
+
+class MotoClock:
+    """CPU seconds moto itself spent answering requests (its thread time), to tell it from the client's."""
+
+    ms = 0.0
+
+
+def time_moto() -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber, "_bench_timed", False):
+        return
+    original = BotocoreStubber.process_request
+
+    def process_request(self: Any, request: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return original(self, request)
+        finally:
+            MotoClock.ms += (time.thread_time() - started) * 1000
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    BotocoreStubber._bench_timed = True  # type: ignore[attr-defined]
+
+
+@contextmanager
+def no_stream_history() -> Iterator[None]:
+    """moto keeps every stream record in the process; DynamoDB keeps them on its side. For memory figures."""
+    from moto.dynamodb.models.table import StreamShard
+
+    original = StreamShard.add
+    StreamShard.add = lambda self, old, new: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StreamShard.add = original  # type: ignore[method-assign]
 
 
 def batch_write(client: Any, table_name: str, items: list[dict[str, Any]]) -> int:

@@ -33,9 +33,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening")]
 DEMO_SECRETS = ("111-11-2345", "111112345", "123-45-6789", "123456789", "72345", "126789", "654321")
 DEMO_CLIENT_KEY = "ACME-1"
 ERROR_REPLIES = ("401", "403")
-# Schema-invalid input these routes still take (routes/*.py, not fixed here; docs/SECURITY.md, "Known gaps"):
-# a weekend bill path of digits is read as a Unix time (/v1/weeks/0 is 1970-01-01).
-KNOWN_LENIENT = {"PUT /v1/weeks/{weekend_bill}", "POST /v1/weeks/{weekend_bill}/send-to-payroll"}
+# Schema-invalid input a route may still take (none today; docs/SECURITY.md, "Known gaps").
+KNOWN_LENIENT: set[str] = set()
 
 
 def error_body_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -118,10 +117,6 @@ def test_as_admin(case: Any, hardening_stack: HardeningStack) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py declares no error replies but 422 and no bearer scheme; docs/SECURITY.md, 'Known gaps'",
-)
 def test_served_openapi_documents_401_403_and_the_bearer_scheme(hardening_stack: HardeningStack) -> None:
     status, _, body = hardening_stack.call("GET", "/swagger?format=json")
     document = json.loads(body)

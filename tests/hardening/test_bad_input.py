@@ -178,7 +178,6 @@ def test_admin_values_a_lax_reader_would_guess_are_422(
     assert table_snapshot(services) == before
 
 
-@pytest.mark.xfail(strict=True, reason="routes take a date path/query of digits as a Unix time (docs/SECURITY.md)")
 def test_a_weekend_bill_that_is_not_yyyy_mm_dd_is_refused(api: ApiCall, agency: Agency, services: Any) -> None:
     before = table_snapshot(services)
     assert api("PUT", "/v1/weeks/0", {"hierarchyNodeId": "branch", "status": "open"}, admin=True).status == 422

@@ -545,7 +545,6 @@ def test_a_token_without_a_timerack_scope_is_403_and_writes_nothing(services: An
     assert table_snapshot(services) == before
 
 
-@pytest.mark.xfail(strict=True, reason="routes/imports.py files a keyless client's batches under its id as key")
 def test_a_manual_import_clients_history_is_not_readable_through_a_colliding_client_key(
     api: ApiCall, services: Any, agency: Agency
 ) -> None:
@@ -578,8 +577,7 @@ def test_a_manual_import_clients_history_is_not_readable_through_a_colliding_cli
         },
         principal="far-portal",
     )
-    assert imported.status == 200
-    # When rep-1 lists the history of client key "300"
-    listed = api("GET", "/v1/payroll-history?clientKey=300").json["items"]
-    # Then the manual customer's import is not among them (today it is: a cross-client read)
-    assert imported.json["batch"]["batchId"] not in {b["batchId"] for b in listed}
+    # Then the import is refused: Payroll History and its checks are keyed by the Client Key
+    assert imported.status == 409 and "no Timerack Client Key" in imported.json["message"]
+    # And rep-1 listing the history of client key "300" sees nothing of customer 300
+    assert api("GET", "/v1/payroll-history?clientKey=300").json["items"] == []

@@ -19,6 +19,15 @@ from timerack_bridge.models import Health
 logger = Logger(service="timerack-bridge")
 
 SWAGGER_PATH = "/swagger"
+# Replies any route but health may give, documented on every route of the served OpenAPI.
+ERROR_REPLIES = {
+    401: "No valid bearer token",
+    403: "The caller may not do this (scope, security group or hierarchy)",
+    404: "Not found",
+    409: "Conflict (a unique key, an import for a Connect client, an Idempotency-Key in progress)",
+    413: "The body is over 5 MB or the batch over 5,000 timecards",
+    415: "The body is not JSON",
+}
 
 
 class Resolver(APIGatewayRestResolver):
@@ -32,9 +41,39 @@ class Resolver(APIGatewayRestResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         if not self._swagger_enabled and event.get("path") == SWAGGER_PATH:
-            self.enable_swagger(path=SWAGGER_PATH, title="Timerack Bridge", version=__version__)
+            from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+            self.enable_swagger(
+                path=SWAGGER_PATH,
+                title="Timerack Bridge",
+                version=__version__,
+                security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+                security=[{"bearer": []}],
+            )
             self._swagger_enabled = True
         return super().resolve(event, context)
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """The OpenAPI document, with the error replies every route shares and health open to all."""
+        from aws_lambda_powertools.event_handler.openapi import models as oa
+
+        schema = super().get_openapi_schema(*args, **kwargs)
+        if schema.components is not None and schema.components.schemas is not None:
+            schema.components.schemas["ErrorBody"] = oa.Schema(
+                type="object", properties={"message": oa.Schema(type="string")}, required=["message"]
+            )
+        error_body = {"application/json": oa.MediaType(schema=oa.Reference(**{"$ref": "#/components/schemas/ErrorBody"}))}
+        for path, item in (schema.paths or {}).items():
+            for method in ("get", "put", "post", "delete", "patch"):
+                operation = getattr(item, method, None)
+                if operation is None:
+                    continue
+                if path == "/v1/health":
+                    operation.security = []
+                    continue
+                for code, description in ERROR_REPLIES.items():
+                    operation.responses.setdefault(code, oa.Response(description=description, content=error_body))
+        return schema
 
 
 app = Resolver(enable_validation=True)

@@ -114,20 +114,20 @@ class TimecardStore(TableStore):
                     ":open": {"S": PayrollStatus.OPEN.value},
                 },
             }
-        cards = [t.model_dump(mode="json") for t in unit.timecards]
+        # Each card is encoded once: the same attributes are its TC item and its entry in the VERSION item.
+        cards = [encode(t.model_dump(mode="json")) for t in unit.timecards]
         actions: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": encode(header), **condition}}]
         for card in cards:
             actions.append(
                 {"Put": {"TableName": self.table_name,
-                         "Item": encode({"pk": pk, "sk": f"TC#{wb}#{card['pay_code']}", **card})}}
+                         "Item": {**key(pk, f"TC#{wb}#{card['pay_code']['S']}"), **card}}}
             )
         for pay_code in unit.delete_pay_codes:
             actions.append({"Delete": {"TableName": self.table_name, "Key": key(pk, f"TC#{wb}#{pay_code}")}})
-        actions.append(
-            {"Put": {"TableName": self.table_name,
-                     "Item": encode({"pk": pk, "sk": f"VERSION#{wb}#{unit.version}", "weekend_bill": wb,
-                                     "version": unit.version, "batch_id": unit.batch_id, "timecards": cards})}}
-        )
+        version_item = encode({"pk": pk, "sk": f"VERSION#{wb}#{unit.version}", "weekend_bill": wb,
+                               "version": unit.version, "batch_id": unit.batch_id})
+        version_item["timecards"] = {"L": [{"M": card} for card in cards]}
+        actions.append({"Put": {"TableName": self.table_name, "Item": version_item}})
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:

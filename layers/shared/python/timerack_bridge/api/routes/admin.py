@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -12,6 +11,7 @@ from timerack_bridge.api import deps
 from timerack_bridge.api.routes.common import admin_caller
 from timerack_bridge.exceptions import NotFoundError
 from timerack_bridge.models import (
+    IsoDate,
     Assignment,
     AssignmentIn,
     Customer,
@@ -122,7 +122,7 @@ def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignmen
 
 
 @router.put("/v1/weeks/<weekend_bill>")
-def put_week(weekend_bill: Annotated[date, Path()], body: WeekIn) -> Week:
+def put_week(weekend_bill: Annotated[IsoDate, Path()], body: WeekIn) -> Week:
     admin_caller(router)
     week = Week(weekend_bill=weekend_bill, **body.model_dump())
     deps.services().admin.put_week(week)

@@ -65,6 +65,11 @@ def post_timecard_import(
             f"customer {customer.customer_id} uses Connect to TempWorks (timerackMode \"connect\"); "
             "the manual Timerack Feed import is only for clients that do not"
         )
+    if not customer.timerack_client_key:
+        # Payroll History, its access checks and the error emails are all keyed by the Client Key.
+        raise ConflictError(
+            f"customer {customer.customer_id} has no Timerack Client Key; add it to the Primary Customer first"
+        )
     reading = read_feed(body.content)
     limit = services.settings.max_batch_timecards
     if len(reading.timecards) > limit:
@@ -75,7 +80,7 @@ def post_timecard_import(
         batch = submit_batch(
             services,
             access,
-            customer.model_copy(update={"timerack_client_key": customer.timerack_client_key or str(customer.customer_id)}),
+            customer,
             reading.timecards,
             preferred_weekend_bill=body.weekend_bill,
             strict_week=True,

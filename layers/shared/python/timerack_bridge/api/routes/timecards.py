@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,6 +13,7 @@ from timerack_bridge.api.routes.common import admin_caller, caller, timerack_acc
 from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
 from timerack_bridge.models import (
+    IsoDate,
     BatchResult,
     SendToPayrollIn,
     SendToPayrollOut,
@@ -70,7 +70,7 @@ def post_timecard_batch(
 @router.get("/v1/timecards")
 def get_timecards(
     assignment_id: Annotated[int, Query(alias="assignmentId", ge=1, le=2**53)],
-    weekend_bill: Annotated[date, Query(alias="weekendBill")],
+    weekend_bill: Annotated[IsoDate, Query(alias="weekendBill")],
 ) -> TimecardList:
     services = deps.services()
     access = timerack_access(router)
@@ -81,7 +81,7 @@ def get_timecards(
 
 
 @router.post("/v1/weeks/<weekend_bill>/send-to-payroll")
-def send_week_to_payroll(weekend_bill: Annotated[date, Path()], body: SendToPayrollIn) -> SendToPayrollOut:
+def send_week_to_payroll(weekend_bill: Annotated[IsoDate, Path()], body: SendToPayrollIn) -> SendToPayrollOut:
     """Lock the week's timecards at or below the node: later sends cannot replace them."""
     admin_caller(router)
     services = deps.services()
