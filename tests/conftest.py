@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -137,14 +136,35 @@ def agency(services: Any) -> Agency:
     admin.put_node(HierarchyNode(node_id="sub", name="Sub-branch", parent_id="branch"))
     admin.put_node(HierarchyNode(node_id="other", name="Other branch", parent_id="system"))
     admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch"))
-    admin.put_group(SecurityGroup(name="Timerack", description="Timerack integration", hierarchy_node_id="system",
-                                  permissions=["Timerack"], members=["rep-1"]))
-    admin.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key=CLIENT_KEY))
-    admin.put_customer(Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch"))
-    admin.put_customer(Customer(customer_id=200, name="Globex", hierarchy_node_id="branch", timerack_client_key="GLOBEX-1"))
+    admin.put_group(
+        SecurityGroup(
+            name="Timerack",
+            description="Timerack integration",
+            hierarchy_node_id="system",
+            permissions=["Timerack"],
+            members=["rep-1"],
+        )
+    )
+    admin.put_customer(
+        Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key=CLIENT_KEY)
+    )
+    admin.put_customer(
+        Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch")
+    )
+    admin.put_customer(
+        Customer(customer_id=200, name="Globex", hierarchy_node_id="branch", timerack_client_key="GLOBEX-1")
+    )
     for employee_id in (501, 502, 503, 504):
-        admin.put_employee(Employee(employee_id=employee_id, first_name="E", last_name=str(employee_id),
-                                    birth_date=date(1990, 4, 7), ssn_last4="2345", hierarchy_node_id="branch"))
+        admin.put_employee(
+            Employee(
+                employee_id=employee_id,
+                first_name="E",
+                last_name=str(employee_id),
+                birth_date=date(1990, 4, 7),
+                ssn_last4="2345",
+                hierarchy_node_id="branch",
+            )
+        )
     for assignment_id, employee_id, customer_id, node, status in (
         (1001, 501, 100, "branch", "Active"),
         (1002, 502, 101, "sub", "Complete"),
@@ -153,18 +173,40 @@ def agency(services: Any) -> Agency:
         (1005, 501, 200, "branch", "Active"),
         (1006, 502, 100, "other", "Active"),
     ):
-        admin.put_assignment(Assignment(assignment_id=assignment_id, employee_id=employee_id, customer_id=customer_id,
-                                        hierarchy_node_id=node, status=status, start_date=date(2026, 1, 5)))
+        admin.put_assignment(
+            Assignment(
+                assignment_id=assignment_id,
+                employee_id=employee_id,
+                customer_id=customer_id,
+                hierarchy_node_id=node,
+                status=status,
+                start_date=date(2026, 1, 5),
+            )
+        )
     admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
     return Agency()
 
 
-def timecard(assignment_id: int, employee_id: int, pay_code: str = "REG", hours: float = 8.0,
-             day: date = date(2026, 11, 16), **extra: Any) -> dict[str, Any]:
-    return {"assignmentId": assignment_id, "employeeId": employee_id, "payCode": pay_code,
-            "days": [{"date": day.isoformat(), "hours": hours}], **extra}
+def timecard(
+    assignment_id: int,
+    employee_id: int,
+    pay_code: str = "REG",
+    hours: float = 8.0,
+    day: date = date(2026, 11, 16),
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "assignmentId": assignment_id,
+        "employeeId": employee_id,
+        "payCode": pay_code,
+        "days": [{"date": day.isoformat(), "hours": hours}],
+        **extra,
+    }
 
 
 def batch(*timecards: dict[str, Any], client_key: str = CLIENT_KEY, end: date = WEEKEND_BILL) -> dict[str, Any]:
-    return {"clientKey": client_key, "payPeriod": {"start": "2026-11-16", "end": end.isoformat()},
-            "timecards": list(timecards)}
+    return {
+        "clientKey": client_key,
+        "payPeriod": {"start": "2026-11-16", "end": end.isoformat()},
+        "timecards": list(timecards),
+    }

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
     from timerack_bridge.export import ExportRequest, ExportRun
     from timerack_bridge.store.admin import AdminStore
 
@@ -49,6 +50,7 @@ def export_request(event: dict[str, Any]) -> tuple[ExportRequest, date | None]:
     event still covers the window it was meant for; a direct invoke exports one client (or all) now.
     """
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
     from timerack_bridge.export import ExportRequest
 
     if event.get("detail-type") == SCHEDULED_EVENT:

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
     from timerack_bridge.mailer import MailerSettings
     from timerack_bridge.store.admin import AdminStore
 

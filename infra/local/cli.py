@@ -27,13 +27,18 @@ def cmd_run(_: argparse.Namespace) -> int:
     print("Starting Timerack Bridge (local runtime) ...", flush=True)
     runtime.start()
     principal = str(runtime.seeded.get("principal", "timerack-portal"))
+    demo = (
+        f"clients ACME-1 (connect) and INITECH-1 (manual import), week ending {runtime.seeded['weekendBill']}"
+        if runtime.seeded
+        else "off (TIMERACK_SEED=0)"
+    )
     print(
         "\n".join(
             [
                 f"Timerack Bridge is running on {runtime.url}  (Ctrl-C stops it)",
                 f"  Swagger UI:       {runtime.url}/swagger",
                 f"  Health:           {runtime.url}/v1/health",
-                f"  Demo data:        {'client ACME-1, week ending ' + str(runtime.seeded['weekendBill']) if runtime.seeded else 'off (TIMERACK_SEED=0)'}",
+                f"  Demo data:        {demo}",
                 f"  Exports go to:    {runtime.outbox_dir}/<clientKey>/latest.json (every {config.export_interval:g}s)",
                 f"  Emails go to:     {runtime.email_dir}/*.eml",
                 f"  Timerack token ({principal}):",
@@ -84,8 +89,13 @@ def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
     from timerack_bridge import export
     from timerack_bridge.store.admin import AdminStore
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=runtime["motoUrl"], region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=runtime["motoUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's stand-in credentials
+    )
     store = AdminStore(dynamodb, runtime["tableName"])
     total = 1 if client_key else sum(1 for _ in store.iter_clients())
     done = 0
@@ -95,11 +105,17 @@ def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
         done += 1
         width = 30
         filled = width * done // max(total, 1)
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} clients  {outcome.client_key}: "
-              f"{outcome.status}".ljust(100), end="", file=sys.stderr, flush=True)
+        print(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} clients  {outcome.client_key}: "
+            f"{outcome.status}".ljust(100),
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    run = export.run_export(store, export.OutboxDestination(Path(runtime["outboxDir"])), client_key=client_key,
-                            progress=progress)
+    run = export.run_export(
+        store, export.OutboxDestination(Path(runtime["outboxDir"])), client_key=client_key, progress=progress
+    )
     print(file=sys.stderr)
     print(run.model_dump_json(by_alias=True, indent=2))
     return 0 if run.failures == 0 else 1
@@ -125,10 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     token.set_defaults(func=cmd_token)
 
     def remote_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--api-url", default=os.environ.get("TIMERACK_API_URL"),
-                       help="the API (default: the local stack on http://127.0.0.1:3000)")
-        p.add_argument("--token", default=os.environ.get("TIMERACK_TOKEN"),
-                       help="bearer token (default: one for --principal signed by the local stack)")
+        p.add_argument(
+            "--api-url",
+            default=os.environ.get("TIMERACK_API_URL"),
+            help="the API (default: the local stack on http://127.0.0.1:3000)",
+        )
+        p.add_argument(
+            "--token",
+            default=os.environ.get("TIMERACK_TOKEN"),
+            help="bearer token (default: one for --principal signed by the local stack)",
+        )
         p.add_argument("--principal", default="timerack-portal")
 
     export = sub.add_parser("export", help='run the export now ("Update From TempWorks")')

@@ -33,8 +33,9 @@ class SerializedMotoServer:
                 return list(app(environ, start_response))
 
         def serve() -> None:
-            self._server = make_server("127.0.0.1", self.port, serialized, threaded=True,
-                                       request_handler=MotoRequestHandler)
+            self._server = make_server(
+                "127.0.0.1", self.port, serialized, threaded=True, request_handler=MotoRequestHandler
+            )
             self._ready.set()
             self._server.serve_forever()
 
@@ -75,6 +76,7 @@ def install_fast_transactions() -> None:
     makes a 5,000-timecard batch quadratic. This version keeps DynamoDB's meaning: all conditions
     are checked first against the current items, then every write is applied, or none is.
     """
+    from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         ConditionalCheckFailed,
         MultipleTransactionsException,
@@ -82,7 +84,6 @@ def install_fast_transactions() -> None:
         TransactionCanceledException,
     )
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.comparisons import get_filter_expression
 
     if getattr(DynamoDBBackend, "_timerack_fast_transactions", False):
         return
@@ -138,8 +139,11 @@ def install_fast_transactions() -> None:
                 self.delete_item(table_name, key)
             elif op_type == "Update":
                 self.update_item(
-                    table_name, key, update_expression=op["UpdateExpression"],
-                    expression_attribute_names=names, expression_attribute_values=values,
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
                 )
 
     DynamoDBBackend.transact_write_items = transact_write_items

@@ -118,9 +118,15 @@ class LocalRuntime:
 
         self._start_workers(dynamodb)
         # Lets `timerack-bridge export` reach this runtime's stand-in directly (for its progress bar).
-        (self.config.state_dir / "runtime.json").write_text(json.dumps({
-            "motoUrl": self.moto_url, "tableName": MAIN_TABLE_NAME, "outboxDir": str(self.outbox_dir.resolve()),
-        }))
+        (self.config.state_dir / "runtime.json").write_text(
+            json.dumps(
+                {
+                    "motoUrl": self.moto_url,
+                    "tableName": MAIN_TABLE_NAME,
+                    "outboxDir": str(self.outbox_dir.resolve()),
+                }
+            )
+        )
         self.http = ThreadingHTTPServer(("127.0.0.1", self.config.port), _handler_for(self))
         self.http.daemon_threads = True
         thread = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
@@ -146,7 +152,9 @@ class LocalRuntime:
     # Powertools keeps the current event on the resolver object.
     _lock = threading.Lock()
 
-    def dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    def dispatch(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
         from timerack_bridge.api.handler import handle
 
         path = target.split("?", 1)[0]
@@ -159,9 +167,11 @@ class LocalRuntime:
                     raise TokenError("a bearer token is required (Authorization: Bearer <token>)")
                 claims = verify_token(self.key, token.strip())
             except TokenError as exc:
-                return 401, {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"}, json.dumps(
-                    {"message": str(exc)}
-                ).encode()
+                return (
+                    401,
+                    {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
+                    json.dumps({"message": str(exc)}).encode(),
+                )
         event = build_proxy_event(method, target, headers=headers, body=body, claims=claims)
         with self._lock:
             response = handle(event, None)
@@ -181,8 +191,11 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Transfer-Encoding"):
                 # API Gateway's limit is checked on the length; an unsized body is refused, never read unbounded.
                 self.close_connection = True
-                self._reply(411, {"Content-Type": "application/json"},
-                            b'{"message": "send the body with a Content-Length, not Transfer-Encoding"}')
+                self._reply(
+                    411,
+                    {"Content-Type": "application/json"},
+                    b'{"message": "send the body with a Content-Length, not Transfer-Encoding"}',
+                )
                 return
             length_header = self.headers.get("Content-Length")
             try:
@@ -206,7 +219,7 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items()}
             try:
                 status, out_headers, data = runtime.dispatch(self.command, self.path, headers, body)
-            except Exception:  # noqa: BLE001 - the local stand-in for API Gateway's 502: logged, never hidden
+            except Exception:
                 log.exception("the handler failed")
                 status, out_headers, data = 502, {"Content-Type": "application/json"}, b'{"message": "internal error"}'
             self._reply(status, out_headers, data)
@@ -236,8 +249,11 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
         def _refuse_method(self) -> None:
             # API Gateway serves neither; without this the base class answers 501, a server error.
             self.close_connection = True
-            self._reply(405, {"Content-Type": "application/json", "Allow": "GET, POST, PUT, DELETE, PATCH"},
-                        json.dumps({"message": f"method {self.command} is not allowed"}).encode())
+            self._reply(
+                405,
+                {"Content-Type": "application/json", "Allow": "GET, POST, PUT, DELETE, PATCH"},
+                json.dumps({"message": f"method {self.command} is not allowed"}).encode(),
+            )
 
         # Every method API Gateway's ANY integration forwards goes to the handler, as in AWS.
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
@@ -248,7 +264,7 @@ def _handler_for(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 return self._refuse_method
             raise AttributeError(name)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.command, self.path.split("?", 1)[0])
 
     return Handler

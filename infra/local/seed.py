@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from timerack_bridge.api.deps import Services
+from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.models import (
     Assignment,
     AssignmentStatus,
@@ -17,7 +18,6 @@ from timerack_bridge.models import (
     Week,
     WeekStatus,
 )
-from timerack_bridge.domain.pin import ssn_last_four
 
 DEMO_PRINCIPAL = "timerack-portal"
 DEMO_CLIENT_KEY = "ACME-1"
@@ -33,29 +33,90 @@ def seed_demo(services: Services, today: date | None = None) -> dict[str, object
     admin = services.admin
     admin.put_node(HierarchyNode(node_id="system", name="System", parent_id=None, allows_master_data=False))
     admin.put_node(HierarchyNode(node_id="acme-branch", name="Acme Branch", parent_id="system"))
-    admin.put_rep(ServiceRep(rep_id="rep-1", name="Timerack Portal", principal=DEMO_PRINCIPAL,
-                             current_hierarchy_node_id="acme-branch"))
-    admin.put_group(SecurityGroup(name="Timerack", description="Timerack integration", hierarchy_node_id="system",
-                                  permissions=["Timerack"], members=["rep-1"]))
-    admin.put_customer(Customer(customer_id=100, name="Acme Manufacturing", hierarchy_node_id="acme-branch",
-                                timerack_client_key=DEMO_CLIENT_KEY))
-    admin.put_customer(Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100,
-                                hierarchy_node_id="acme-branch"))
-    admin.put_employee(Employee(employee_id=501, first_name="April", last_name="Seven",
-                                birth_date=date(1990, 4, 7), ssn_last4=ssn_last_four("111-11-2345"),
-                                hierarchy_node_id="acme-branch"))
-    admin.put_employee(Employee(employee_id=502, first_name="December", last_name="Twelve",
-                                birth_date=date(1985, 12, 12), ssn_last4=ssn_last_four("123-45-6789"),
-                                hierarchy_node_id="acme-branch"))
-    admin.put_employee(Employee(employee_id=503, first_name="Olive", last_name="Override",
-                                birth_date=date(1979, 1, 30), hierarchy_node_id="acme-branch",
-                                pin_override="654321"))
-    admin.put_customer(Customer(customer_id=300, name="Initech", hierarchy_node_id="acme-branch",
-                                timerack_client_key="INITECH-1", timerack_mode="manual-import"))
-    admin.put_employee(Employee(employee_id=504, first_name="Ima", last_name="Importer",
-                                birth_date=date(1992, 6, 3), ssn_last4="4321", hierarchy_node_id="acme-branch"))
-    admin.put_employee(Employee(employee_id=505, first_name="Feed", last_name="Worker",
-                                birth_date=date(1988, 9, 21), ssn_last4="8765", hierarchy_node_id="acme-branch"))
+    admin.put_rep(
+        ServiceRep(
+            rep_id="rep-1", name="Timerack Portal", principal=DEMO_PRINCIPAL, current_hierarchy_node_id="acme-branch"
+        )
+    )
+    admin.put_group(
+        SecurityGroup(
+            name="Timerack",
+            description="Timerack integration",
+            hierarchy_node_id="system",
+            permissions=["Timerack"],
+            members=["rep-1"],
+        )
+    )
+    admin.put_customer(
+        Customer(
+            customer_id=100,
+            name="Acme Manufacturing",
+            hierarchy_node_id="acme-branch",
+            timerack_client_key=DEMO_CLIENT_KEY,
+        )
+    )
+    admin.put_customer(
+        Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="acme-branch")
+    )
+    admin.put_employee(
+        Employee(
+            employee_id=501,
+            first_name="April",
+            last_name="Seven",
+            birth_date=date(1990, 4, 7),
+            ssn_last4=ssn_last_four("111-11-2345"),
+            hierarchy_node_id="acme-branch",
+        )
+    )
+    admin.put_employee(
+        Employee(
+            employee_id=502,
+            first_name="December",
+            last_name="Twelve",
+            birth_date=date(1985, 12, 12),
+            ssn_last4=ssn_last_four("123-45-6789"),
+            hierarchy_node_id="acme-branch",
+        )
+    )
+    admin.put_employee(
+        Employee(
+            employee_id=503,
+            first_name="Olive",
+            last_name="Override",
+            birth_date=date(1979, 1, 30),
+            hierarchy_node_id="acme-branch",
+            pin_override="654321",
+        )
+    )
+    admin.put_customer(
+        Customer(
+            customer_id=300,
+            name="Initech",
+            hierarchy_node_id="acme-branch",
+            timerack_client_key="INITECH-1",
+            timerack_mode="manual-import",
+        )
+    )
+    admin.put_employee(
+        Employee(
+            employee_id=504,
+            first_name="Ima",
+            last_name="Importer",
+            birth_date=date(1992, 6, 3),
+            ssn_last4="4321",
+            hierarchy_node_id="acme-branch",
+        )
+    )
+    admin.put_employee(
+        Employee(
+            employee_id=505,
+            first_name="Feed",
+            last_name="Worker",
+            birth_date=date(1988, 9, 21),
+            ssn_last4="8765",
+            hierarchy_node_id="acme-branch",
+        )
+    )
     start = today - timedelta(days=30)
     for assignment_id, employee_id, customer_id, status, title in (
         (1001, 501, 100, AssignmentStatus.ACTIVE, "Machine Operator"),
@@ -65,12 +126,21 @@ def seed_demo(services: Services, today: date | None = None) -> dict[str, object
         (3001, 504, 300, AssignmentStatus.ACTIVE, "Assembler"),
         (3002, 505, 300, AssignmentStatus.ACTIVE, "Inspector"),
     ):
-        admin.put_assignment(Assignment(assignment_id=assignment_id, employee_id=employee_id,
-                                        customer_id=customer_id, hierarchy_node_id="acme-branch", status=status,
-                                        start_date=start, job_title=title))
+        admin.put_assignment(
+            Assignment(
+                assignment_id=assignment_id,
+                employee_id=employee_id,
+                customer_id=customer_id,
+                hierarchy_node_id="acme-branch",
+                status=status,
+                start_date=start,
+                job_title=title,
+            )
+        )
     weekend_bill = current_weekend_bill(today)
     for week in (weekend_bill - timedelta(days=7), weekend_bill):
         admin.put_week(Week(weekend_bill=week, hierarchy_node_id="acme-branch", status=WeekStatus.OPEN))
-    admin.put_payroll_email(PayrollEmail(client_key=DEMO_CLIENT_KEY, recipients=["payroll@acme.example"],
-                                         receive_error_file=True))
+    admin.put_payroll_email(
+        PayrollEmail(client_key=DEMO_CLIENT_KEY, recipients=["payroll@acme.example"], receive_error_file=True)
+    )
     return {"principal": DEMO_PRINCIPAL, "clientKey": DEMO_CLIENT_KEY, "weekendBill": weekend_bill.isoformat()}

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from timerack_bridge.mailer.stream_filter import is_error_file_record
 
 log = logging.getLogger("timerack_bridge.local")
@@ -73,9 +74,7 @@ class StreamPoller:
             raise ValueError(f"table {self.table_name} has no stream")
         self._discover_shards(self.start_position)
         self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"stream-poller-{self.table_name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name=f"stream-poller-{self.table_name}", daemon=True)
         self._thread.start()
         return self
 
@@ -128,9 +127,7 @@ class StreamPoller:
     def _shard_iterator(self, shard_id: str, position: str) -> str:
         params: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
         if shard_id in self._checkpoints:
-            params.update(
-                ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=self._checkpoints[shard_id]
-            )
+            params.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=self._checkpoints[shard_id])
         elif shard_id in self._known_shards:
             params["ShardIteratorType"] = "LATEST"  # known but nothing read yet: never replay older writes
         else:

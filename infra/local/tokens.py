@@ -44,14 +44,25 @@ def signing_key(state_dir: Path) -> bytes:
 
 
 def issue_token(
-    key: bytes, principal: str, *, admin: bool = False, ttl_seconds: int = 12 * 3600,
-    issuer: str = ISSUER, audience: str = AUDIENCE, now: float | None = None,
+    key: bytes,
+    principal: str,
+    *,
+    admin: bool = False,
+    ttl_seconds: int = 12 * 3600,
+    issuer: str = ISSUER,
+    audience: str = AUDIENCE,
+    now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
     scopes = [TIMECARDS_SCOPE] + ([ADMIN_SCOPE] if admin else [])
     claims = {
-        "sub": principal, "scope": " ".join(scopes), "iss": issuer, "aud": audience,
-        "iat": issued, "exp": issued + ttl_seconds, "token_use": "access",
+        "sub": principal,
+        "scope": " ".join(scopes),
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "token_use": "access",
     }
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())

@@ -27,7 +27,7 @@ class Periodic:
         while not self._stop.is_set():
             try:
                 self.job()
-            except Exception:  # noqa: BLE001 - a failed run is logged; the schedule goes on, as EventBridge's would
+            except Exception:
                 log.exception("scheduled job %s failed", self._thread.name)
             self._stop.wait(self.interval)
 
@@ -45,8 +45,14 @@ def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
     def scheduled_export() -> None:
         run = export.run_export(runtime.services.admin, export.configured_destination())
         for outcome in run.clients:
-            log.info("export %s: %s (%d employees, %d assignments, %d problems)", outcome.client_key,
-                     outcome.status, outcome.employees, outcome.assignments, len(outcome.problems))
+            log.info(
+                "export %s: %s (%d employees, %d assignments, %d problems)",
+                outcome.client_key,
+                outcome.status,
+                outcome.employees,
+                outcome.assignments,
+                len(outcome.problems),
+            )
 
     workers: list[Any] = [Periodic("export", runtime.config.export_interval, scheduled_export).start()]
     workers.extend(_start_mailer(runtime, dynamodb))
@@ -61,7 +67,10 @@ def _start_mailer(runtime: Any, dynamodb: Any) -> list[Any]:
 
     def deliver(event: dict[str, Any]) -> dict[str, Any]:
         return process_stream_event(
-            event, admin_store=runtime.services.admin, ses_client=runtime.sesv2, sender=SENDER_EMAIL,
+            event,
+            admin_store=runtime.services.admin,
+            ses_client=runtime.sesv2,
+            sender=SENDER_EMAIL,
             outbox_dir=runtime.email_dir,
         )
 

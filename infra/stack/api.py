@@ -169,9 +169,7 @@ class Api(Construct):
         )
         self._gateway_responses()
 
-        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "Authorizer", cognito_user_pools=[identity.user_pool]
-        )
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[identity.user_pool])
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
@@ -194,9 +192,7 @@ class Api(Construct):
         resource = self.rest_api.root.resource_for_path(route.path)
         options: dict = {
             "request_validator": self.validator,
-            "request_parameters": {
-                f"method.request.querystring.{name}": True for name in route.required_query
-            },
+            "request_parameters": {f"method.request.querystring.{name}": True for name in route.required_query},
         }
         if route.body is not None:
             options["request_models"] = {"application/json": self._model(route.body)}
@@ -249,9 +245,7 @@ class Api(Construct):
                 cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
             )
 
-        def managed(
-            priority: int, name: str, count_only: tuple[str, ...] = ()
-        ) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(priority: int, name: str, count_only: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,

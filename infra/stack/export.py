@@ -98,8 +98,7 @@ class ExportJob(Construct):
             acknowledge(
                 function.role,
                 f"AwsSolutions-IAM5[Resource::<{_logical_id(self.bucket)}.Arn>/*]",
-                "The export writes one object per client key into this one bucket; object ARNs "
-                "need the key wildcard.",
+                "The export writes one object per client key into this one bucket; object ARNs need the key wildcard.",
             )
 
     def _export_bucket(self) -> s3.Bucket:

@@ -112,9 +112,7 @@ class BridgeFunction(Construct):
             self,
             "Function",
             description=spec.description,
-            code=lambda_.Code.from_asset(
-                str(constants.FUNCTIONS_DIR / spec.folder), exclude=constants.ASSET_EXCLUDES
-            ),
+            code=lambda_.Code.from_asset(str(constants.FUNCTIONS_DIR / spec.folder), exclude=constants.ASSET_EXCLUDES),
             handler=spec.handler,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
@@ -164,6 +162,4 @@ class BridgeFunction(Construct):
 
     def allow(self, actions: Sequence[str], resources: Sequence[str]) -> None:
         """Add one statement with named actions on named resources to this function's role."""
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(actions), resources=list(resources))
-        )
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))

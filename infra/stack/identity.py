@@ -60,9 +60,7 @@ class Identity(Construct):
         self.timerack_client = self._machine_client("TimerackClient", self.timecards_write)
         self.admin_client = self._machine_client("AdminClient", self.admin)
 
-    def _machine_client(
-        self, construct_id: str, scope: cognito.ResourceServerScope
-    ) -> cognito.UserPoolClient:
+    def _machine_client(self, construct_id: str, scope: cognito.ResourceServerScope) -> cognito.UserPoolClient:
         return self.user_pool.add_client(
             construct_id,
             generate_secret=True,

@@ -40,9 +40,7 @@ class Monitoring(Construct):
             enable_key_rotation=True,
             description=f"Timerack Bridge alarms ({tenant.name})",
         )
-        self.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
-        )
+        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -94,9 +92,7 @@ class Monitoring(Construct):
             )
         self._alarm(
             "MailerIteratorAge",
-            stream_consumer.metric(
-                "IteratorAge", period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-            ),
+            stream_consumer.metric("IteratorAge", period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
             "The mailer is falling behind the table's stream",
             threshold=constants.MAILER_ITERATOR_AGE_ALARM.to_milliseconds(),
         )
@@ -106,9 +102,7 @@ class Monitoring(Construct):
             "The API answered with server errors",
         )
 
-    def _alarm(
-        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1
-    ) -> None:
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,

@@ -43,9 +43,7 @@ class TimerackBridgeStack(Stack):
         layers = Layers(self, "Layers", dependencies_layer_dir=dependencies_layer_dir)
         identity = Identity(self, "Identity", tenant=tenant)
         export = ExportJob(self, "Export", tenant=tenant, database=database, layers=layers)
-        api = Api(
-            self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export
-        )
+        api = Api(self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export)
         mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers)
         monitoring = Monitoring(
             self,

@@ -28,12 +28,22 @@ class LocalStack:
     log_path: Path
 
     def token(self, principal: str, admin: bool = False) -> str:
-        args = [sys.executable, "-m", "infra.local.cli", "token", "--principal", principal] + (["--admin"] if admin else [])
+        args = [sys.executable, "-m", "infra.local.cli", "token", "--principal", principal] + (
+            ["--admin"] if admin else []
+        )
         env = {**os.environ, "TIMERACK_STATE_DIR": str(self.state_dir)}
         return subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout.strip()
 
-    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-             headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -42,7 +52,7 @@ class LocalStack:
         for name, value in (headers or {}).items():
             request.add_header(name, value)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
@@ -70,8 +80,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "infra.local.cli", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             text=True,
         )
     stack = LocalStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)

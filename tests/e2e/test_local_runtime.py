@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import LocalStack
 from infra.local.seed import current_weekend_bill
+from tests.e2e.conftest import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -44,8 +44,13 @@ def test_403_without_the_admin_scope_or_outside_the_group(local_stack: LocalStac
 
 def test_admin_round_trip_never_shows_ssn_or_pin(local_stack: LocalStack) -> None:
     admin = local_stack.token("agency-admin", admin=True)
-    employee = {"firstName": "New", "lastName": "Hire", "birthDate": "1990-04-07", "ssn": "111-11-2345",
-                "hierarchyNodeId": "acme-branch"}
+    employee = {
+        "firstName": "New",
+        "lastName": "Hire",
+        "birthDate": "1990-04-07",
+        "ssn": "111-11-2345",
+        "hierarchyNodeId": "acme-branch",
+    }
     status, _, put_body = local_stack.call("PUT", "/v1/employees/900", employee, token=admin)
     assert status == 200
     status, _, get_body = local_stack.call("GET", "/v1/employees/900", token=admin)
@@ -59,12 +64,19 @@ def test_admin_round_trip_never_shows_ssn_or_pin(local_stack: LocalStack) -> Non
 def test_send_to_tempworks_and_payroll_history(local_stack: LocalStack) -> None:
     token = local_stack.token("timerack-portal")
     weekend_bill = current_weekend_bill(date.today())
-    batch = {"clientKey": "ACME-1", "payPeriod": {"start": str(weekend_bill.replace()), "end": weekend_bill.isoformat()},
-             "timecards": [
-                 {"assignmentId": 1001, "employeeId": 501, "payCode": "REG",
-                  "days": [{"date": weekend_bill.isoformat(), "punches": [{"in": "2200", "out": "0600"}]}]},
-                 {"assignmentId": 1004, "employeeId": 501, "payCode": "REG", "days": []},
-             ]}
+    batch = {
+        "clientKey": "ACME-1",
+        "payPeriod": {"start": str(weekend_bill.replace()), "end": weekend_bill.isoformat()},
+        "timecards": [
+            {
+                "assignmentId": 1001,
+                "employeeId": 501,
+                "payCode": "REG",
+                "days": [{"date": weekend_bill.isoformat(), "punches": [{"in": "2200", "out": "0600"}]}],
+            },
+            {"assignmentId": 1004, "employeeId": 501, "payCode": "REG", "days": []},
+        ],
+    }
     status, _, body = local_stack.call("POST", "/v1/timecard-batches", batch, token=token)
     assert status == 200, body
     result = json.loads(body)
@@ -74,14 +86,16 @@ def test_send_to_tempworks_and_payroll_history(local_stack: LocalStack) -> None:
     status, headers, body = local_stack.call("GET", f"/v1/payroll-history/{result['batchId']}/report.csv", token=token)
     assert status == 200 and b"has a status that does not allow timecards to be created." in body
     status, _, body = local_stack.call(
-        "GET", f"/v1/timecards?assignmentId=1001&weekendBill={weekend_bill.isoformat()}", token=token)
+        "GET", f"/v1/timecards?assignmentId=1001&weekendBill={weekend_bill.isoformat()}", token=token
+    )
     assert json.loads(body)["items"][0]["totalHours"] == 8.0
 
 
 def test_oversized_body_is_413(local_stack: LocalStack) -> None:
     token = local_stack.token("timerack-portal")
-    status, _, body = local_stack.call("POST", "/v1/timecard-batches", raw=b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}",
-                                       token=token)
+    status, _, body = local_stack.call(
+        "POST", "/v1/timecard-batches", raw=b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}", token=token
+    )
     assert status == 413 and b"5242880" in body
 
 
@@ -105,8 +119,10 @@ def test_a_batch_with_errors_emails_the_error_file(local_stack: LocalStack) -> N
 
     token = local_stack.token("timerack-portal")
     outbox = local_stack.state_dir / "email-outbox"
-    batch = {"clientKey": "ACME-1", "timecards": [
-        {"assignmentId": 4242, "employeeId": 501, "payCode": "REG", "days": []}]}
+    batch = {
+        "clientKey": "ACME-1",
+        "timecards": [{"assignmentId": 4242, "employeeId": 501, "payCode": "REG", "days": []}],
+    }
     status, _, body = local_stack.call("POST", "/v1/timecard-batches", batch, token=token)
     assert status == 200 and json.loads(body)["counts"]["errors"] == 1
 

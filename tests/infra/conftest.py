@@ -52,9 +52,7 @@ def _synthesize(outdir: Path) -> dict[str, str]:
     (dependencies / "python").mkdir(parents=True, exist_ok=True)
     (dependencies / "python" / "placeholder.txt").write_text("test stand-in\n", encoding="utf-8")
 
-    app = build_app(
-        load_tenants(), dependencies_layer_dir=dependencies, outdir=str(outdir), context=cdk_json_context()
-    )
+    app = build_app(load_tenants(), dependencies_layer_dir=dependencies, outdir=str(outdir), context=cdk_json_context())
     # cdk-nag runs here as a validation plugin: any unacknowledged finding raises.
     assembly = app.synth()
     return {

@@ -38,9 +38,7 @@ def test_every_method_but_health_needs_a_cognito_token_with_a_timerack_scope(syn
         assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
 
         # Then only GET /v1/health is open, and every other method uses the Cognito authorizer
-        open_methods = {
-            paths[m] for m, r in methods.items() if r["Properties"]["AuthorizationType"] == "NONE"
-        }
+        open_methods = {paths[m] for m, r in methods.items() if r["Properties"]["AuthorizationType"] == "NONE"}
         assert open_methods == {"GET /v1/health"}, stack
         for logical_id, method in methods.items():
             if paths[logical_id] == "GET /v1/health":

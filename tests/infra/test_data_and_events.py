@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from timerack_bridge.tables import IDEMPOTENCY_TABLE, MAIN_TABLE
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -12,9 +13,7 @@ pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 def _table(synthesized, stack: str, logical_id_prefix: str) -> dict:
     tables = synthesized.resources(stack, "AWS::DynamoDB::GlobalTable")
-    (table,) = [
-        t for logical_id, t in tables.items() if logical_id.startswith(f"Database{logical_id_prefix}")
-    ]
+    (table,) = [t for logical_id, t in tables.items() if logical_id.startswith(f"Database{logical_id_prefix}")]
     return table["Properties"]
 
 
@@ -89,8 +88,7 @@ def test_dead_letter_queues_refuse_plain_http(synthesized):
     for stack, _, policy in synthesized.all_resources("AWS::SQS::QueuePolicy"):
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
         ), stack
 
 

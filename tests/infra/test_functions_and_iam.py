@@ -100,11 +100,7 @@ def test_each_function_has_its_own_role_without_managed_policies(synthesized):
 
 def test_the_mailer_may_send_only_as_the_tenant_identity(synthesized):
     for stack in synthesized.templates:
-        ses = [
-            s
-            for st, _, s in _statements(synthesized)
-            if st == stack and "ses:SendEmail" in _as_list(s["Action"])
-        ]
+        ses = [s for st, _, s in _statements(synthesized) if st == stack and "ses:SendEmail" in _as_list(s["Action"])]
         assert ses
         (identity_id,) = synthesized.resources(stack, "AWS::SES::EmailIdentity")
         for statement in ses:

@@ -16,22 +16,69 @@ def put(api: ApiCall, path: str, body: dict[str, Any]) -> Any:
 
 
 def test_admin_routes_round_trip(api: ApiCall, services: Any) -> None:
-    assert put(api, "/v1/hierarchy/system", {"name": "System", "parentId": None, "allowsMasterData": False})["nodeId"] == "system"
+    assert (
+        put(api, "/v1/hierarchy/system", {"name": "System", "parentId": None, "allowsMasterData": False})["nodeId"]
+        == "system"
+    )
     put(api, "/v1/hierarchy/branch", {"name": "Branch", "parentId": "system", "allowsMasterData": True})
-    assert put(api, "/v1/service-reps/rep-1", {"name": "Portal", "principal": "portal", "currentHierarchyNodeId": "branch"})["repId"] == "rep-1"
-    group = put(api, "/v1/security-groups/Timerack", {"description": "Timerack integration", "hierarchyNodeId": "system",
-                                                       "permissions": ["Timerack"], "members": ["rep-1"]})
+    assert (
+        put(
+            api, "/v1/service-reps/rep-1", {"name": "Portal", "principal": "portal", "currentHierarchyNodeId": "branch"}
+        )["repId"]
+        == "rep-1"
+    )
+    group = put(
+        api,
+        "/v1/security-groups/Timerack",
+        {
+            "description": "Timerack integration",
+            "hierarchyNodeId": "system",
+            "permissions": ["Timerack"],
+            "members": ["rep-1"],
+        },
+    )
     assert group["members"] == ["rep-1"]
-    customer = put(api, "/v1/customers/100", {"name": "Acme", "parentCustomerId": None, "hierarchyNodeId": "branch",
-                                              "timerackClientKey": "ACME-1", "timerackMode": "connect"})
+    customer = put(
+        api,
+        "/v1/customers/100",
+        {
+            "name": "Acme",
+            "parentCustomerId": None,
+            "hierarchyNodeId": "branch",
+            "timerackClientKey": "ACME-1",
+            "timerackMode": "connect",
+        },
+    )
     assert customer["timerackClientKey"] == "ACME-1"
-    put(api, "/v1/employees/501", {"firstName": "April", "lastName": "Seven", "birthDate": "1990-04-07",
-                                   "ssn": "111-11-2345", "hierarchyNodeId": "branch", "pinOverride": None})
-    assignment = put(api, "/v1/assignments/1001", {"employeeId": 501, "customerId": 100, "hierarchyNodeId": "branch",
-                                                   "status": "Active", "startDate": "2026-11-01", "endDate": None,
-                                                   "jobTitle": "Operator"})
+    put(
+        api,
+        "/v1/employees/501",
+        {
+            "firstName": "April",
+            "lastName": "Seven",
+            "birthDate": "1990-04-07",
+            "ssn": "111-11-2345",
+            "hierarchyNodeId": "branch",
+            "pinOverride": None,
+        },
+    )
+    assignment = put(
+        api,
+        "/v1/assignments/1001",
+        {
+            "employeeId": 501,
+            "customerId": 100,
+            "hierarchyNodeId": "branch",
+            "status": "Active",
+            "startDate": "2026-11-01",
+            "endDate": None,
+            "jobTitle": "Operator",
+        },
+    )
     assert assignment["status"] == "Active"
-    assert put(api, "/v1/weeks/2026-11-22", {"hierarchyNodeId": "branch", "status": "open"})["weekendBill"] == "2026-11-22"
+    assert (
+        put(api, "/v1/weeks/2026-11-22", {"hierarchyNodeId": "branch", "status": "open"})["weekendBill"] == "2026-11-22"
+    )
     # Then the stores hold it all
     assert services.admin.get_customer_by_client_key("ACME-1").customer_id == 100
     assert services.admin.get_rep_by_principal("portal").rep_id == "rep-1"
@@ -39,8 +86,18 @@ def test_admin_routes_round_trip(api: ApiCall, services: Any) -> None:
 
 
 def test_employee_never_shows_ssn_or_pin(api: ApiCall, services: Any) -> None:
-    reply = api("PUT", "/v1/employees/502", {"firstName": "Dec", "lastName": "Twelve", "birthDate": "1985-12-12",
-                                              "ssn": "123-45-6789", "hierarchyNodeId": "branch"}, **ADMIN)
+    reply = api(
+        "PUT",
+        "/v1/employees/502",
+        {
+            "firstName": "Dec",
+            "lastName": "Twelve",
+            "birthDate": "1985-12-12",
+            "ssn": "123-45-6789",
+            "hierarchyNodeId": "branch",
+        },
+        **ADMIN,
+    )
     assert reply.status == 200
     shown = api("GET", "/v1/employees/502", **ADMIN)
     for text in (reply.text, shown.text):
@@ -52,7 +109,13 @@ def test_employee_never_shows_ssn_or_pin(api: ApiCall, services: Any) -> None:
 
 
 def test_re_put_without_ssn_keeps_the_pin_basis(api: ApiCall, services: Any) -> None:
-    body = {"firstName": "A", "lastName": "B", "birthDate": "1990-04-07", "ssn": "111-11-2345", "hierarchyNodeId": "branch"}
+    body = {
+        "firstName": "A",
+        "lastName": "B",
+        "birthDate": "1990-04-07",
+        "ssn": "111-11-2345",
+        "hierarchyNodeId": "branch",
+    }
     api("PUT", "/v1/employees/7", body, **ADMIN)
     api("PUT", "/v1/employees/7", {**body, "ssn": None, "lastName": "C"}, **ADMIN)
     assert services.admin.get_employee(7).ssn_last4 == "2345"

@@ -18,6 +18,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
+from tests.conftest import load_event
 from timerack_bridge import tables
 from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.exceptions import NotFoundError
@@ -34,8 +36,6 @@ from timerack_bridge.export import (
 )
 from timerack_bridge.models import Assignment, Customer, Employee
 from timerack_bridge.store.admin import AdminStore
-
-from tests.conftest import load_event
 
 TODAY = date(2026, 11, 16)
 # Every PIN and SSN fragment of the seeded employees: none may appear in a log line.
@@ -86,15 +86,11 @@ def place(store: AdminStore, assignment_id: int, employee_id: int, customer_id: 
 @pytest.fixture
 def clients(store: AdminStore) -> list[str]:
     """Acme (with a child and a grandchild customer), Globex, Initech; each with employees of its own."""
-    store.put_customer(
-        Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1")
-    )
+    store.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1"))
     store.put_customer(
         Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch")
     )
-    store.put_customer(
-        Customer(customer_id=102, name="Acme Dock", parent_customer_id=101, hierarchy_node_id="branch")
-    )
+    store.put_customer(Customer(customer_id=102, name="Acme Dock", parent_customer_id=101, hierarchy_node_id="branch"))
     store.put_customer(
         Customer(customer_id=200, name="Globex", hierarchy_node_id="other", timerack_client_key="GLOBEX-1")
     )
@@ -138,15 +134,11 @@ class RecordingDestination(ExportDestination):
         self.sent.append(payload)
 
 
-def test_every_client_is_exported_with_its_child_customers_and_window(
-    store: AdminStore, clients: list[str]
-) -> None:
+def test_every_client_is_exported_with_its_child_customers_and_window(store: AdminStore, clients: list[str]) -> None:
     destination = RecordingDestination()
     seen: list[str] = []
     # When the export runs
-    run = run_export(
-        store, destination, today=TODAY, progress=lambda outcome: seen.append(outcome.client_key)
-    )
+    run = run_export(store, destination, today=TODAY, progress=lambda outcome: seen.append(outcome.client_key))
     # Then each client is exported once, in order, and progress saw each as it finished
     assert [(c.client_key, c.status) for c in run.clients] == [(k, "exported") for k in clients]
     assert seen == clients
@@ -234,9 +226,7 @@ def test_lock_refuses_a_second_concurrent_run(store: AdminStore, clients: list[s
     ]
 
 
-def test_lock_expires_and_is_released_only_by_its_owner(
-    dynamodb: Any, store: AdminStore, clients: list[str]
-) -> None:
+def test_lock_expires_and_is_released_only_by_its_owner(dynamodb: Any, store: AdminStore, clients: list[str]) -> None:
     clock = [1_800_000_000.0]
     lock = ExportLock(dynamodb, "main", lock_seconds=60, clock=lambda: clock[0])
     owner = lock.acquire("ACME-1")
@@ -245,8 +235,7 @@ def test_lock_expires_and_is_released_only_by_its_owner(
     assert item["expiresAt"] == 1_800_000_060 and item["owner"] == owner
     # A run while it is held skips the client
     assert (
-        run_export(store, RecordingDestination(), lock=lock, client_key="ACME-1").clients[0].status
-        == "skipped-locked"
+        run_export(store, RecordingDestination(), lock=lock, client_key="ACME-1").clients[0].status == "skipped-locked"
     )
     # After the expiry another run takes it over; the first owner can no longer release it
     clock[0] += 61
@@ -274,9 +263,7 @@ class FlakyTimerack:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 key = self.headers.get("X-Timerack-Client-Key", "")
-                outer.requests.append(
-                    {"key": key, "auth": self.headers.get("Authorization"), "body": json.loads(body)}
-                )
+                outer.requests.append({"key": key, "auth": self.headers.get("Authorization"), "body": json.loads(body)})
                 answers = outer.script.get(key, ["ok"])
                 answer = answers.pop(0) if len(answers) > 1 else answers[0]
                 if answer == "hang":
@@ -339,9 +326,7 @@ def test_https_retries_500_and_timeout_then_succeeds_and_isolates_failures(
     assert outcomes["INITECH-1"].status == "failed" and timerack.attempts("INITECH-1") == 1
     assert "HTTP 400" in (outcomes["INITECH-1"].error or "")
     # And every request carried the client key header, the bearer token and the client's own payload
-    assert all(
-        r["auth"] == "Bearer token-1" and r["body"]["clientKey"] == r["key"] for r in timerack.requests
-    )
+    assert all(r["auth"] == "Bearer token-1" and r["body"]["clientKey"] == r["key"] for r in timerack.requests)
     acme_body = next(r["body"] for r in timerack.requests if r["key"] == "ACME-1")
     assert {e["employeeId"]: e["pin"] for e in acme_body["employees"]} == {
         7: "72345",
@@ -418,9 +403,7 @@ def test_s3_missing_bucket_is_that_clients_failure(store: AdminStore, clients: l
     assert run.clients[0].status == "failed" and "NoSuchBucket" in (run.clients[0].error or "")
 
 
-def test_outbox_replaces_latest_json_atomically(
-    store: AdminStore, clients: list[str], tmp_path: Path
-) -> None:
+def test_outbox_replaces_latest_json_atomically(store: AdminStore, clients: list[str], tmp_path: Path) -> None:
     destination = OutboxDestination(tmp_path / "outbox")
     run_export(store, destination, today=TODAY)
     run_export(store, destination, today=TODAY)
@@ -502,9 +485,7 @@ def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     metrics = emf[-1]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TimerackBridge"
-    published = {
-        name: metrics[name] for name in ("clients", "employees", "assignments", "problems", "failures")
-    }
+    published = {name: metrics[name] for name in ("clients", "employees", "assignments", "problems", "failures")}
     assert published == {
         "clients": [3],
         "employees": [5],
@@ -519,9 +500,7 @@ def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
     assert "72345" not in json.dumps(result)
 
 
-def test_direct_invoke_exports_one_client(
-    handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path
-) -> None:
+def test_direct_invoke_exports_one_client(handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path) -> None:
     result = handler(load_event("export-manual.json"))
     assert [c["clientKey"] for c in result["clients"]] == ["ACME-1"]
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["ACME-1"]
@@ -563,9 +542,7 @@ def api_destination(agency: Any, services: Any) -> Iterator[RecordingDestination
     use_destination(None)
 
 
-def test_post_exports_runs_every_client_visible_to_the_rep(
-    api: Any, api_destination: RecordingDestination
-) -> None:
+def test_post_exports_runs_every_client_visible_to_the_rep(api: Any, api_destination: RecordingDestination) -> None:
     # When Timerack's "Update From TempWorks" posts with no client key (as the CLI does)
     reply = api("POST", "/v1/exports", {})
     # Then the clients at or below the rep's node are exported, the other branch's is not

@@ -33,10 +33,17 @@ def stored(api: ApiCall, assignment_id: int, weekend_bill: str = "2026-11-22") -
 
 def test_a_batch_creates_timecards_with_hours_punches_and_adjustments(api: ApiCall, agency: Agency) -> None:
     body = batch(
-        {"assignmentId": 1001, "employeeId": 501, "payCode": "REG",
-         "days": [{"date": "2026-11-16", "hours": 8}, {"date": "2026-11-17", "punches": [{"in": "0800", "out": "1630"}]},
-                  {"date": "2026-11-18", "punches": [{"in": "2200", "out": "0600"}]}],
-         "adjustments": [{"code": "BONUS", "amount": 25.0, "description": "safety"}]},
+        {
+            "assignmentId": 1001,
+            "employeeId": 501,
+            "payCode": "REG",
+            "days": [
+                {"date": "2026-11-16", "hours": 8},
+                {"date": "2026-11-17", "punches": [{"in": "0800", "out": "1630"}]},
+                {"date": "2026-11-18", "punches": [{"in": "2200", "out": "0600"}]},
+            ],
+            "adjustments": [{"code": "BONUS", "amount": 25.0, "description": "safety"}],
+        },
         timecard(1002, 502, "OT", 2.5),
     )
     reply = send(api, body)
@@ -53,18 +60,38 @@ def test_a_batch_creates_timecards_with_hours_punches_and_adjustments(api: ApiCa
 def test_every_article_error_verbatim_with_the_real_id(api: ApiCall, agency: Agency, services: Any) -> None:
     from timerack_bridge.models import Assignment
 
-    services.admin.put_assignment(Assignment(assignment_id=1007, employee_id=501, customer_id=100,
-                                             hierarchy_node_id="branch-x", status="Active", start_date=date(2026, 1, 1)))
-    reply = send(api, batch(
-        timecard(999, 501),   # missing
-        timecard(1005, 501),  # another client's
-        timecard(1006, 502),  # not visible from the rep's node
-        timecard(1003, 503),  # deleted
-        timecard(1004, 504),  # cancelled
-    ))
-    assert result_of(reply, 999)["error"] == "The Assignment with an Id of 999 could not be found or is not currently visible."
-    assert result_of(reply, 1005)["error"] == "The Assignment with an Id of 1005 could not be found or is not currently visible."
-    assert result_of(reply, 1006)["error"] == "The Assignment with an Id of 1006 could not be found or is not currently visible."
+    services.admin.put_assignment(
+        Assignment(
+            assignment_id=1007,
+            employee_id=501,
+            customer_id=100,
+            hierarchy_node_id="branch-x",
+            status="Active",
+            start_date=date(2026, 1, 1),
+        )
+    )
+    reply = send(
+        api,
+        batch(
+            timecard(999, 501),  # missing
+            timecard(1005, 501),  # another client's
+            timecard(1006, 502),  # not visible from the rep's node
+            timecard(1003, 503),  # deleted
+            timecard(1004, 504),  # cancelled
+        ),
+    )
+    assert (
+        result_of(reply, 999)["error"]
+        == "The Assignment with an Id of 999 could not be found or is not currently visible."
+    )
+    assert (
+        result_of(reply, 1005)["error"]
+        == "The Assignment with an Id of 1005 could not be found or is not currently visible."
+    )
+    assert (
+        result_of(reply, 1006)["error"]
+        == "The Assignment with an Id of 1006 could not be found or is not currently visible."
+    )
     blocked = "The Assignment with an Id of {} has a status that does not allow timecards to be created."
     assert result_of(reply, 1003)["error"] == blocked.format(1003)
     assert result_of(reply, 1004)["error"] == blocked.format(1004)
@@ -94,17 +121,24 @@ def test_open_week_of_the_nearest_ancestor_and_pay_period_choice(api: ApiCall, a
 def test_hierarchy_level_without_master_data(api: ApiCall, agency: Agency, services: Any) -> None:
     from timerack_bridge.models import ServiceRep
 
-    services.admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal="timerack-portal",
-                                      current_hierarchy_node_id="system"))
+    services.admin.put_rep(
+        ServiceRep(rep_id="rep-1", name="Portal", principal="timerack-portal", current_hierarchy_node_id="system")
+    )
     reply = send(api, batch(timecard(1001, 501)))
-    assert result_of(reply, 1001)["error"] == "You can not insert master table data into the system at this hierarchy level."
+    assert (
+        result_of(reply, 1001)["error"]
+        == "You can not insert master table data into the system at this hierarchy level."
+    )
 
 
 def test_content_errors_stay_inside_their_assignment(api: ApiCall, agency: Agency) -> None:
-    reply = send(api, batch(
-        timecard(1001, 501, hours=25),
-        timecard(1002, 502),
-    ))
+    reply = send(
+        api,
+        batch(
+            timecard(1001, 501, hours=25),
+            timecard(1002, 502),
+        ),
+    )
     assert result_of(reply, 1001)["status"] == "error"
     assert "exceed 24 hours" in result_of(reply, 1001)["error"]
     assert result_of(reply, 1002)["status"] == "created"
@@ -141,7 +175,9 @@ def test_payroll_lock_keeps_the_unit_and_others_still_go_through(api: ApiCall, a
     assert locked.status == 200 and locked.json["lockedUnits"] == 1
     reply = send(api, batch(timecard(1001, 501, hours=4), timecard(1002, 502, hours=6)))
     assert result_of(reply, 1001)["error"] == (
-        "The timecard for Assignment 1001 for the week ending 2026-11-22 has already been sent to payroll and cannot be replaced.")
+        "The timecard for Assignment 1001 for the week ending 2026-11-22 "
+        "has already been sent to payroll and cannot be replaced."
+    )
     assert result_of(reply, 1002)["status"] == "created"
     [card] = stored(api, 1001)
     assert card["totalHours"] == 8.0 and card["payrollStatus"] == "sent"
@@ -164,10 +200,20 @@ def test_older_send_never_overwrites_a_newer_one(services: Any, agency: Agency) 
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
-    newer = submit_batch(services, access, customer, [TimecardIn.model_validate(timecard(1001, 501, hours=9))],
-                         now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
-    older = submit_batch(services, access, customer, [TimecardIn.model_validate(timecard(1001, 501, hours=5))],
-                         now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    newer = submit_batch(
+        services,
+        access,
+        customer,
+        [TimecardIn.model_validate(timecard(1001, 501, hours=9))],
+        now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+    )
+    older = submit_batch(
+        services,
+        access,
+        customer,
+        [TimecardIn.model_validate(timecard(1001, 501, hours=5))],
+        now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+    )
     assert newer.results[0].status == "created"
     assert older.results[0].status == "error" and "newer send" in (older.results[0].error or "")
     assert services.timecards.timecards(1001, date(2026, 11, 22))[0].total_hours == 9.0
@@ -181,9 +227,11 @@ def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> No
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
     sends = [
-        [TimecardIn.model_validate(timecard(1001, 501, "REG", float(n))),
-         *([TimecardIn.model_validate(timecard(1001, 501, "OT", 1.0))] if n % 2 else []),
-         TimecardIn.model_validate(timecard(1002, 502, "REG", float(n)))]
+        [
+            TimecardIn.model_validate(timecard(1001, 501, "REG", float(n))),
+            *([TimecardIn.model_validate(timecard(1001, 501, "OT", 1.0))] if n % 2 else []),
+            TimecardIn.model_validate(timecard(1002, 502, "REG", float(n))),
+        ]
         for n in range(1, 9)
     ]
     results: dict[int, Any] = {}
@@ -244,7 +292,9 @@ def test_idempotency_key_replays_the_first_response(api: ApiCall, agency: Agency
     assert replay == first
     history = api("GET", f"/v1/payroll-history?clientKey={CLIENT_KEY}").json["items"]
     assert len(history) == 1
-    other = api("POST", "/v1/timecard-batches", batch(timecard(1001, 501, hours=3)), headers={"Idempotency-Key": "abc-1"})
+    other = api(
+        "POST", "/v1/timecard-batches", batch(timecard(1001, 501, hours=3)), headers={"Idempotency-Key": "abc-1"}
+    )
     assert other.status == 422 and "Idempotency-Key" in other.json["message"]
     assert stored(api, 1001)[0]["totalHours"] == 8.0
 
@@ -265,7 +315,10 @@ def test_status_codes(api: ApiCall, agency: Agency, services: Any) -> None:
     assert api("POST", "/v1/timecard-batches", batch(timecard(1001, 501), client_key="NOPE")).status == 404
     assert api("POST", "/v1/timecard-batches", {"timecards": []}).status == 422
     assert api("POST", "/v1/timecard-batches", raw="not json").status == 422
-    assert api("POST", "/v1/timecard-batches", {"clientKey": CLIENT_KEY, "timecards": [{"assignmentId": "x"}]}).status == 422
+    assert (
+        api("POST", "/v1/timecard-batches", {"clientKey": CLIENT_KEY, "timecards": [{"assignmentId": "x"}]}).status
+        == 422
+    )
     too_many = api("POST", "/v1/timecard-batches", batch(*[timecard(1001, 501)] * 5001))
     assert too_many.status == 413 and "5000" in too_many.json["message"]
     huge = api("POST", "/v1/timecard-batches", raw='{"clientKey": "' + "A" * (5 * 1024 * 1024) + '"}')
@@ -277,13 +330,19 @@ def test_status_codes(api: ApiCall, agency: Agency, services: Any) -> None:
 def test_rep_outside_the_group_or_its_node_is_403(api: ApiCall, agency: Agency, services: Any) -> None:
     from timerack_bridge.models import SecurityGroup, ServiceRep
 
-    services.admin.put_rep(ServiceRep(rep_id="rep-2", name="Outsider", principal="outsider", current_hierarchy_node_id="branch"))
+    services.admin.put_rep(
+        ServiceRep(rep_id="rep-2", name="Outsider", principal="outsider", current_hierarchy_node_id="branch")
+    )
     assert api("POST", "/v1/timecard-batches", batch(timecard(1001, 501)), principal="outsider").status == 403
     # A member whose current node is above the group's node fails too
-    services.admin.put_group(SecurityGroup(name="Branch group", hierarchy_node_id="sub", permissions=["Timerack"], members=["rep-2"]))
+    services.admin.put_group(
+        SecurityGroup(name="Branch group", hierarchy_node_id="sub", permissions=["Timerack"], members=["rep-2"])
+    )
     assert api("POST", "/v1/timecard-batches", batch(timecard(1001, 501)), principal="outsider").status == 403
     # A group without the Timerack permission grants nothing
-    services.admin.put_group(SecurityGroup(name="No perms", hierarchy_node_id="system", permissions=[], members=["rep-2"]))
+    services.admin.put_group(
+        SecurityGroup(name="No perms", hierarchy_node_id="system", permissions=[], members=["rep-2"])
+    )
     assert api("GET", f"/v1/payroll-history?clientKey={CLIENT_KEY}", principal="outsider").status == 403
     assert stored(api, 1001) == []
 
@@ -300,16 +359,23 @@ def test_payroll_history_and_csv_report(api: ApiCall, agency: Agency) -> None:
     rows = list(csv.reader(io.StringIO(report.text)))
     assert rows[0] == ["Assignment ID", "Employee ID", "Pay Code", "Weekend Bill", "Status", "Error Message"]
     assert rows[1] == ["1001", "501", "REG", "2026-11-22", "replaced", ""]
-    assert rows[2] == ["999", "501", "OT", "", "error",
-                       "The Assignment with an Id of 999 could not be found or is not currently visible."]
+    assert rows[2] == [
+        "999",
+        "501",
+        "OT",
+        "",
+        "error",
+        "The Assignment with an Id of 999 could not be found or is not currently visible.",
+    ]
     assert api("GET", "/v1/payroll-history/nope").status == 404
 
 
 def test_another_clients_history_is_refused(api: ApiCall, agency: Agency, services: Any) -> None:
     from timerack_bridge.models import Customer
 
-    services.admin.put_customer(Customer(customer_id=300, name="Far away", hierarchy_node_id="other",
-                                         timerack_client_key="FAR-1"))
+    services.admin.put_customer(
+        Customer(customer_id=300, name="Far away", hierarchy_node_id="other", timerack_client_key="FAR-1")
+    )
     assert api("GET", "/v1/payroll-history?clientKey=FAR-1").status == 403
     assert api("GET", "/v1/payroll-history?clientKey=NOPE").status == 404
 
@@ -318,16 +384,25 @@ def test_csv_cells_are_neutralised() -> None:
     from timerack_bridge.domain.report import render_csv
     from timerack_bridge.models import AssignmentResult
 
-    text = render_csv([AssignmentResult(assignment_id=1, status="error", error="=HYPERLINK(\"x\")", pay_codes=["+1", "@SUM"])])
+    text = render_csv(
+        [AssignmentResult(assignment_id=1, status="error", error='=HYPERLINK("x")', pay_codes=["+1", "@SUM"])]
+    )
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[1][5] == "'=HYPERLINK(\"x\")" and rows[1][2] == "'+1" and rows[2][2] == "'@SUM"
+    assert rows[1][5] == '\'=HYPERLINK("x")' and rows[1][2] == "'+1" and rows[2][2] == "'@SUM"
 
 
 def test_payroll_email_settings(api: ApiCall, agency: Agency) -> None:
     assert api("GET", f"/v1/clients/{CLIENT_KEY}/payroll-email").json == {
-        "recipients": [], "receiveErrorFile": False, "clientKey": CLIENT_KEY}
-    saved = api("PUT", f"/v1/clients/{CLIENT_KEY}/payroll-email", {"recipients": ["pay@acme.example"], "receiveErrorFile": True})
+        "recipients": [],
+        "receiveErrorFile": False,
+        "clientKey": CLIENT_KEY,
+    }
+    saved = api(
+        "PUT", f"/v1/clients/{CLIENT_KEY}/payroll-email", {"recipients": ["pay@acme.example"], "receiveErrorFile": True}
+    )
     assert saved.status == 200
     assert api("GET", f"/v1/clients/{CLIENT_KEY}/payroll-email").json["recipients"] == ["pay@acme.example"]
-    bad = api("PUT", f"/v1/clients/{CLIENT_KEY}/payroll-email", {"recipients": ["not an email"], "receiveErrorFile": True})
+    bad = api(
+        "PUT", f"/v1/clients/{CLIENT_KEY}/payroll-email", {"recipients": ["not an email"], "receiveErrorFile": True}
+    )
     assert bad.status == 422

@@ -18,6 +18,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
+
+from infra.local.stream_poller import lambda_record
 from timerack_bridge.mailer import (
     ERROR_FILE_STREAM_FILTER,
     MailMarkerStore,
@@ -27,8 +29,6 @@ from timerack_bridge.mailer import (
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, Customer, PayrollEmail
 from timerack_bridge.store.admin import AdminStore
 from timerack_bridge.store.history import BatchStore
-
-from infra.local.stream_poller import lambda_record
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
@@ -74,6 +74,7 @@ class Aws:
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     from moto import mock_aws
+
     from timerack_bridge.tables import create_tables
 
     with mock_aws():
@@ -92,9 +93,7 @@ def aws() -> Iterator[Aws]:
         admin.put_customer(
             Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1")
         )
-        yield Aws(
-            dynamodb, streams, sesv2, admin, BatchStore(dynamodb, TABLE), arn, iterator["ShardIterator"]
-        )
+        yield Aws(dynamodb, streams, sesv2, admin, BatchStore(dynamodb, TABLE), arn, iterator["ShardIterator"])
 
 
 def payroll_email(aws: Aws, *recipients: str, receive: bool = True, client_key: str = "ACME-1") -> None:
@@ -289,9 +288,7 @@ class FakeContext:
     aws_request_id: str = "req-1"
 
 
-def test_the_sample_stream_event_drives_the_handler(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_sample_stream_event_drives_the_handler(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from functions.mailer import mailer_handler
 
     # Given the function's configuration and ACME-1 receiving the error file
@@ -314,9 +311,8 @@ def test_the_sample_stream_event_drives_the_handler(
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_the_handler_fails_loudly_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    from timerack_bridge.config import ConfigurationError
-
     from functions.mailer import mailer_handler
+    from timerack_bridge.config import ConfigurationError
 
     monkeypatch.delenv("TABLE_NAME", raising=False)
     monkeypatch.delenv("SENDER_EMAIL", raising=False)

@@ -12,12 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
+
+from infra.local.stream_poller import StreamPoller
 from timerack_bridge.mailer import batch_from_stream_image, process_stream_event
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult
 from timerack_bridge.store.history import BatchStore
 from timerack_bridge.tables import create_tables
-
-from infra.local.stream_poller import StreamPoller
 
 TABLE = "main"
 
@@ -125,9 +125,7 @@ def test_a_completed_batch_with_errors_reaches_on_event_within_seconds(clients: 
         assert recorder.batch_ids() == ["B-1"]
         (record,) = recorder.events[0]["Records"]
         assert record["eventSource"] == "aws:dynamodb"
-        assert (
-            record["eventSourceARN"] == dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
-        )
+        assert record["eventSourceARN"] == dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
         assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
         assert isinstance(record["dynamodb"]["NewImage"]["results_gz"]["B"], str)  # base64, as in JSON
     finally:

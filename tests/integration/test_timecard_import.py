@@ -8,7 +8,10 @@ import pytest
 
 from tests.conftest import EVENTS, Agency, ApiCall
 
-HEADER = "Assignment ID,Employee ID,Pay Code,Date,Hours,Punch In,Punch Out,Adjustment Code,Adjustment Amount,Adjustment Description\n"
+HEADER = (
+    "Assignment ID,Employee ID,Pay Code,Date,Hours,Punch In,Punch Out,"
+    "Adjustment Code,Adjustment Amount,Adjustment Description\n"
+)
 
 
 @pytest.fixture
@@ -17,19 +20,49 @@ def manual_client(agency: Agency, services: Any) -> Agency:
 
     from timerack_bridge.models import Assignment, Customer
 
-    services.admin.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch",
-                                         timerack_client_key="ACME-1", timerack_mode="manual-import"))
+    services.admin.put_customer(
+        Customer(
+            customer_id=100,
+            name="Acme",
+            hierarchy_node_id="branch",
+            timerack_client_key="ACME-1",
+            timerack_mode="manual-import",
+        )
+    )
     # The sample feed's assignments (events/timerack-feed.csv)
-    services.admin.put_assignment(Assignment(assignment_id=3001, employee_id=504, customer_id=100,
-                                             hierarchy_node_id="branch", status="Active", start_date=date(2026, 1, 5)))
-    services.admin.put_assignment(Assignment(assignment_id=3002, employee_id=505, customer_id=101,
-                                             hierarchy_node_id="sub", status="Active", start_date=date(2026, 1, 5)))
+    services.admin.put_assignment(
+        Assignment(
+            assignment_id=3001,
+            employee_id=504,
+            customer_id=100,
+            hierarchy_node_id="branch",
+            status="Active",
+            start_date=date(2026, 1, 5),
+        )
+    )
+    services.admin.put_assignment(
+        Assignment(
+            assignment_id=3002,
+            employee_id=505,
+            customer_id=101,
+            hierarchy_node_id="sub",
+            status="Active",
+            start_date=date(2026, 1, 5),
+        )
+    )
     return agency
 
 
-def feed(api: ApiCall, content: str, *, dry_run: bool = False, customer: int = 100, weekend_bill: str = "2026-11-22") -> Any:
-    body = {"feedType": "Timerack Feed", "parentCustomerId": customer, "weekendBill": weekend_bill,
-            "fileName": "timerack.csv", "content": content}
+def feed(
+    api: ApiCall, content: str, *, dry_run: bool = False, customer: int = 100, weekend_bill: str = "2026-11-22"
+) -> Any:
+    body = {
+        "feedType": "Timerack Feed",
+        "parentCustomerId": customer,
+        "weekendBill": weekend_bill,
+        "fileName": "timerack.csv",
+        "content": content,
+    }
     return api("POST", "/v1/timecard-imports" + ("?dryRun=true" if dry_run else ""), body)
 
 
@@ -48,22 +81,29 @@ def test_sample_feed_imports_and_hours_add_up(api: ApiCall, manual_client: Agenc
     assert by_code["REG"]["totalHours"] == 16.0  # 8 hours + two punch pairs of 4 hours
     assert by_code["OT"]["totalHours"] == 3.5  # 2200 to 0130 crosses midnight
     assert by_code["REG"]["adjustments"] == [
-        {"type": "employee", "code": "BONUS", "amount": 25.0, "description": "Perfect attendance"}]
+        {"type": "employee", "code": "BONUS", "amount": 25.0, "description": "Perfect attendance"}
+    ]
     assert cards(api, 3002)[0]["totalHours"] == 7.5
     history = api("GET", "/v1/payroll-history?clientKey=ACME-1").json["items"]
     assert [h["source"] for h in history] == ["manual-import"]
 
 
 def test_every_kind_of_unreadable_row_is_reported_and_nothing_written(api: ApiCall, manual_client: Agency) -> None:
-    content = HEADER + "\n".join([
-        "1001,501,REG,2026-11-16,8,,,,,",          # row 2: fine
-        ",501,REG,2026-11-16,8,,,,,",              # row 3: missing Assignment ID
-        "1001,501,REG,2026-13-45,8,,,,,",          # row 4: bad date
-        "1001,501,REG,2026-11-17,eight,,,,,",      # row 5: bad number
-        "1001,501,REG,2026-11-18,,8am,1600,,,",    # row 6: punch not HHMM
-        "1001,501,REG,2026-11-19,8,0800,1600,,,",  # row 7: hours and punches on one row
-        "1001,501,,,,,,BONUS,lots,",               # row 8: bad adjustment amount
-    ]) + "\n"
+    content = (
+        HEADER
+        + "\n".join(
+            [
+                "1001,501,REG,2026-11-16,8,,,,,",  # row 2: fine
+                ",501,REG,2026-11-16,8,,,,,",  # row 3: missing Assignment ID
+                "1001,501,REG,2026-13-45,8,,,,,",  # row 4: bad date
+                "1001,501,REG,2026-11-17,eight,,,,,",  # row 5: bad number
+                "1001,501,REG,2026-11-18,,8am,1600,,,",  # row 6: punch not HHMM
+                "1001,501,REG,2026-11-19,8,0800,1600,,,",  # row 7: hours and punches on one row
+                "1001,501,,,,,,BONUS,lots,",  # row 8: bad adjustment amount
+            ]
+        )
+        + "\n"
+    )
     reply = feed(api, content)
     assert reply.status == 422
     errors = {e["row"]: e["message"] for e in reply.json["rowErrors"]}
@@ -108,7 +148,8 @@ def test_weekend_bill_must_be_an_open_week(api: ApiCall, manual_client: Agency) 
 def test_other_customers_assignments_are_not_found(api: ApiCall, manual_client: Agency) -> None:
     reply = feed(api, HEADER + "1005,501,REG,2026-11-16,8,,,,,\n")
     assert reply.json["batch"]["results"][0]["error"] == (
-        "The Assignment with an Id of 1005 could not be found or is not currently visible.")
+        "The Assignment with an Id of 1005 could not be found or is not currently visible."
+    )
 
 
 def test_reimport_replaces_rather_than_duplicates(api: ApiCall, manual_client: Agency) -> None:
@@ -125,8 +166,16 @@ def test_a_file_of_5000_rows_goes_through(api: ApiCall, manual_client: Agency, s
     from timerack_bridge.models import Assignment
 
     for n in range(1, 715):
-        services.admin.put_assignment(Assignment(assignment_id=10_000 + n, employee_id=501, customer_id=100,
-                                                 hierarchy_node_id="branch", status="Active", start_date=date(2026, 1, 1)))
+        services.admin.put_assignment(
+            Assignment(
+                assignment_id=10_000 + n,
+                employee_id=501,
+                customer_id=100,
+                hierarchy_node_id="branch",
+                status="Active",
+                start_date=date(2026, 1, 1),
+            )
+        )
     lines = [f"{10_000 + n},501,REG,2026-11-{16 + d:02d},8,,,,," for n in range(1, 715) for d in range(7)][:4998]
     lines += ["10001,501,,,,,,BONUS,10,", "10002,501,,,,,,BONUS,10,"]
     reply = feed(api, HEADER + "\n".join(lines) + "\n")

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.export.payload import (
     IMPORT_TEMPLATE_COLUMNS,
@@ -63,9 +64,7 @@ def assignment(
 
 
 def export(assignments: list[Assignment], employees: list[Employee]):
-    return build_client_export(
-        ACME, assignments, {e.employee_id: e for e in employees}, today=TODAY, generated_at=NOW
-    )
+    return build_client_export(ACME, assignments, {e.employee_id: e for e in employees}, today=TODAY, generated_at=NOW)
 
 
 def pins(payload) -> dict[int, str]:
@@ -188,9 +187,7 @@ def test_pin_collision_reports_every_employee_and_sends_none_of_them() -> None:
 
 
 def test_an_employee_with_two_assignments_is_sent_once() -> None:
-    payload = export(
-        [assignment(1001, 7), assignment(1002, 7, customer_id=101)], [employee(7, ssn="111-11-2345")]
-    )
+    payload = export([assignment(1001, 7), assignment(1002, 7, customer_id=101)], [employee(7, ssn="111-11-2345")])
     assert [e.employee_id for e in payload.employees] == [7]
     assert [(a.assignment_id, a.customer_id) for a in payload.assignments] == [(1001, 100), (1002, 101)]
 
@@ -279,12 +276,26 @@ def test_import_template_csv_neutralises_formulas() -> None:
     from timerack_bridge.models import Assignment, Customer, Employee
 
     customer = Customer(customer_id=1, name="=cmd|' /C calc'!A0", hierarchy_node_id="n", timerack_client_key="K")
-    employee = Employee(employee_id=7, first_name="@SUM(A1)", last_name="+Doe", birth_date=date(1990, 4, 7),
-                        ssn_last4="2345", hierarchy_node_id="n")
-    assignment = Assignment(assignment_id=9, employee_id=7, customer_id=1, hierarchy_node_id="n", status="Active",
-                            start_date=date(2026, 11, 1), job_title="-Lead")
-    payload = build_client_export(customer, [assignment], {7: employee}, today=date(2026, 11, 20),
-                                  generated_at=datetime(2026, 11, 20, 12, 0))
+    employee = Employee(
+        employee_id=7,
+        first_name="@SUM(A1)",
+        last_name="+Doe",
+        birth_date=date(1990, 4, 7),
+        ssn_last4="2345",
+        hierarchy_node_id="n",
+    )
+    assignment = Assignment(
+        assignment_id=9,
+        employee_id=7,
+        customer_id=1,
+        hierarchy_node_id="n",
+        status="Active",
+        start_date=date(2026, 11, 1),
+        job_title="-Lead",
+    )
+    payload = build_client_export(
+        customer, [assignment], {7: employee}, today=date(2026, 11, 20), generated_at=datetime(2026, 11, 20, 12, 0)
+    )
     [row] = list(csv.reader(io.StringIO(import_template_csv(payload))))[1:]
     assert "'=cmd|' /C calc'!A0" in row and "'@SUM(A1)" in row and "'+Doe" in row and "'-Lead" in row
     assert "72345" in row  # the PIN itself is digits and stays as it is

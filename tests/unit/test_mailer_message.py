@@ -76,9 +76,7 @@ def test_subject_names_the_client_and_the_week_ending() -> None:
     # Given a batch with two errors
     batch = a_batch(created(1001), error(123, "not found"), error(124, "not found"))
     # When the email is built
-    message = as_received(
-        build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS)
-    )
+    message = as_received(build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS))
     # Then the subject names client and week, and it goes to every recipient from the configured sender
     assert message["Subject"] == "Timerack error file: Acme (ACME-1), week ending 2026-11-22 (2 errors)"
     assert message["From"] == SENDER
@@ -94,9 +92,7 @@ def test_attachment_lists_each_error_row_with_the_report_columns() -> None:
         error(1003, "The timecard for Assignment 1003 ... cannot be replaced.", "REG", "OT", employee_id=503),
     )
     # When the email is built
-    message = as_received(
-        build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS)
-    )
+    message = as_received(build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS))
     # Then the CSV has the report.csv header and one row per error and pay code, nothing else
     rows = attachment_rows(message)
     assert tuple(rows[0]) == REPORT_HEADER
@@ -147,9 +143,7 @@ def test_summary_has_counts_and_only_the_first_ten_errors() -> None:
     # Given twelve errors
     batch = a_batch(created(1), *(error(100 + n, f"problem {n}") for n in range(12)))
     # When the email is built
-    message = as_received(
-        build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS)
-    )
+    message = as_received(build_error_file_message(batch, client_name="Acme", sender=SENDER, recipients=RECIPIENTS))
     body = message.get_body(preferencelist=("plain",)).get_content()
     # Then the summary names client, weekend bill and counts, lists ten errors and says how many more
     assert "Client: Acme (ACME-1)" in body
@@ -175,9 +169,7 @@ def test_a_client_name_with_a_line_break_cannot_inject_headers() -> None:
 
 def test_no_week_and_no_name_still_gives_a_clear_subject() -> None:
     batch = a_batch(
-        AssignmentResult(
-            assignment_id=123, status="error", error="There are currently no open weeks visible."
-        ),
+        AssignmentResult(assignment_id=123, status="error", error="There are currently no open weeks visible."),
         weekend_bill=None,
     )
     message = build_error_file_message(batch, client_name=None, sender=SENDER, recipients=RECIPIENTS)
@@ -192,9 +184,7 @@ def test_reasons_not_to_mail() -> None:
     assert reason_not_to_mail(with_errors, on.model_copy(update={"receive_error_file": False})) == (
         "Receive Error File is off"
     )
-    assert (
-        reason_not_to_mail(with_errors, on.model_copy(update={"recipients": []})) == "no payroll recipients"
-    )
+    assert reason_not_to_mail(with_errors, on.model_copy(update={"recipients": []})) == "no payroll recipients"
     assert reason_not_to_mail(a_batch(created(1)), on) == "batch has no errors"
     processing = with_errors.model_copy(update={"status": "processing"})
     assert reason_not_to_mail(processing, on) == "batch not completed"

@@ -35,7 +35,14 @@ def test_punch_not_hhmm_is_refused(value: str) -> None:
 
 
 def test_hours_and_punches_add_up_per_day() -> None:
-    [draft] = check(card(days=[{"date": "2026-11-16", "hours": 8}, {"date": "2026-11-17", "punches": [{"in": "2200", "out": "0630"}]}]))
+    [draft] = check(
+        card(
+            days=[
+                {"date": "2026-11-16", "hours": 8},
+                {"date": "2026-11-17", "punches": [{"in": "2200", "out": "0630"}]},
+            ]
+        )
+    )
     assert draft.total_hours == 16.5
     assert [d.hours for d in draft.days] == [8.0, 8.5]
 
@@ -45,7 +52,11 @@ def test_exactly_24_hours_is_allowed_and_more_is_not() -> None:
     with pytest.raises(ContentError, match="exceed 24 hours"):
         check(card(days=[{"date": "2026-11-16", "hours": 24.01}]))
     with pytest.raises(ContentError, match="exceed 24 hours"):
-        check(card(days=[{"date": "2026-11-16", "punches": [{"in": "0000", "out": "2300"}, {"in": "2300", "out": "0100"}]}]))
+        check(
+            card(
+                days=[{"date": "2026-11-16", "punches": [{"in": "0000", "out": "2300"}, {"in": "2300", "out": "0100"}]}]
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -81,18 +92,23 @@ def test_adjustments_are_employee_adjustments() -> None:
 def test_replacement_plan_creates_replaces_and_drops_pay_codes() -> None:
     created = plan_replacement(None, assignment_id=1, weekend_bill=WB, new_version="v2", new_pay_codes=["REG", "OT"])
     assert created.action == "create"
-    replaced = plan_replacement(UnitState("v1", False, ("OT", "REG")), assignment_id=1, weekend_bill=WB,
-                                new_version="v2", new_pay_codes=["REG"])
+    replaced = plan_replacement(
+        UnitState("v1", False, ("OT", "REG")), assignment_id=1, weekend_bill=WB, new_version="v2", new_pay_codes=["REG"]
+    )
     assert (replaced.action, replaced.delete_pay_codes, replaced.expected_version) == ("replace", ("OT",), "v1")
 
 
 def test_replacement_plan_refuses_locked_and_older_sends() -> None:
-    locked = plan_replacement(UnitState("v1", True, ("REG",)), assignment_id=1, weekend_bill=WB,
-                              new_version="v2", new_pay_codes=["REG"])
+    locked = plan_replacement(
+        UnitState("v1", True, ("REG",)), assignment_id=1, weekend_bill=WB, new_version="v2", new_pay_codes=["REG"]
+    )
     assert locked.action == "refuse"
-    assert locked.error == ("The timecard for Assignment 1 for the week ending 2026-11-22 has already been sent "
-                            "to payroll and cannot be replaced.")
-    stale = plan_replacement(UnitState("v3", False, ("REG",)), assignment_id=1, weekend_bill=WB,
-                             new_version="v2", new_pay_codes=["REG"])
+    assert locked.error == (
+        "The timecard for Assignment 1 for the week ending 2026-11-22 has already been sent "
+        "to payroll and cannot be replaced."
+    )
+    stale = plan_replacement(
+        UnitState("v3", False, ("REG",)), assignment_id=1, weekend_bill=WB, new_version="v2", new_pay_codes=["REG"]
+    )
     assert stale.action == "refuse" and "newer send" in (stale.error or "")
     assert apply_plan(UnitState("v3", False, ("REG",)), stale, "v2") == UnitState("v3", False, ("REG",))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from timerack_bridge.api.auth import TimerackAccess
 from timerack_bridge.domain import errors
@@ -31,6 +32,9 @@ from timerack_bridge.models import (
     TimecardIn,
 )
 from timerack_bridge.store.timecards import UnitWrite
+
+if TYPE_CHECKING:
+    from timerack_bridge.api.deps import Services
 
 MAX_WRITE_ATTEMPTS = 6
 
@@ -54,7 +58,7 @@ def new_batch_id(now: datetime) -> str:
 
 
 def submit_batch(
-    services: object,
+    services: Services,
     access: TimerackAccess,
     customer: Customer,
     timecards: Sequence[TimecardIn],
@@ -67,9 +71,7 @@ def submit_batch(
     before_unit_write: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Run one batch and keep it as Payroll History (unless a dry run)."""
-    admin, batches, store, settings = (
-        services.admin, services.batches, services.timecards, services.settings,  # type: ignore[attr-defined]
-    )
+    admin, batches, store, settings = services.admin, services.batches, services.timecards, services.settings
     submitted_at = (now or datetime.now(UTC)).astimezone(UTC)
     batch_id = new_batch_id(submitted_at)
     version = send_version(submitted_at.isoformat(timespec="microseconds"), batch_id)
@@ -86,7 +88,8 @@ def submit_batch(
             status=status,
             timecard_ids=(
                 [timecard_id(unit.assignment_id, unit.weekend_bill, d.pay_code) for d in unit.drafts]
-                if status != "error" and unit.weekend_bill else []
+                if status != "error" and unit.weekend_bill
+                else []
             ),
             error=unit.error,
             warnings=unit.warnings,
@@ -139,8 +142,10 @@ def submit_batch(
     checked: list[_Unit] = []
     for unit in pending:
         assignment = assignments.get(unit.assignment_id)
-        if assignment is None or assignment.customer_id not in client_customers or not access.sees(
-            assignment.hierarchy_node_id
+        if (
+            assignment is None
+            or assignment.customer_id not in client_customers
+            or not access.sees(assignment.hierarchy_node_id)
         ):
             unit.error = errors.assignment_not_found(unit.assignment_id)
             continue
@@ -169,7 +174,8 @@ def submit_batch(
             continue
         checked.append(unit)
 
-    states = store.unit_states([(u.assignment_id, u.weekend_bill) for u in checked]) if checked else {}
+    unit_keys = [(u.assignment_id, u.weekend_bill) for u in checked if u.weekend_bill is not None]
+    states = store.unit_states(unit_keys) if unit_keys else {}
 
     def plan(unit: _Unit, state: UnitState | None) -> None:
         assert unit.weekend_bill is not None
@@ -181,9 +187,7 @@ def submit_batch(
             new_pay_codes=[d.pay_code for d in unit.drafts],
         )
         unit.error = unit.plan.error
-        unit.warnings = [
-            f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes
-        ]
+        unit.warnings = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
 
     for unit in checked:
         plan(unit, states.get((unit.assignment_id, unit.weekend_bill)))  # type: ignore[arg-type]
@@ -206,7 +210,7 @@ def submit_batch(
                     # (botocore retried it). The unit is written; planning again would call it superseded.
                     return
                 plan(unit, state)
-            time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + random.random()))  # noqa: S311
+            time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + random.random()))
         if unit.plan is None or unit.plan.action == "refuse":
             return  # the last read showed the unit locked or newer: that is its result, not a retry
         final = store.unit_state(unit.assignment_id, unit.weekend_bill)

@@ -62,7 +62,9 @@ class Resolver(APIGatewayRestResolver):
             schema.components.schemas["ErrorBody"] = oa.Schema(
                 type="object", properties={"message": oa.Schema(type="string")}, required=["message"]
             )
-        error_body = {"application/json": oa.MediaType(schema=oa.Reference(**{"$ref": "#/components/schemas/ErrorBody"}))}
+        error_body = {
+            "application/json": oa.MediaType(schema=oa.Reference(**{"$ref": "#/components/schemas/ErrorBody"}))
+        }
         for path, item in (schema.paths or {}).items():
             for method in ("get", "put", "post", "delete", "patch"):
                 operation = getattr(item, method, None)

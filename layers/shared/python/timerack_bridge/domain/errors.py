@@ -13,9 +13,7 @@ def assignment_not_found(assignment_id: int) -> str:
 
 
 def assignment_status_blocked(assignment_id: int) -> str:
-    return (
-        f"The Assignment with an Id of {assignment_id} has a status that does not allow timecards to be created."
-    )
+    return f"The Assignment with an Id of {assignment_id} has a status that does not allow timecards to be created."
 
 
 def already_sent_to_payroll(assignment_id: int, weekend_bill: date) -> str:

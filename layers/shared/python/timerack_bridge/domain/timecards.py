@@ -82,9 +82,7 @@ def check_timecard(
         except ValueError:
             raise ContentError(f'date "{entry.date[:20]}" is not a date (YYYY-MM-DD)') from None
         if not first <= day <= last:
-            raise ContentError(
-                f"date {day.isoformat()} is outside the week {first.isoformat()} to {last.isoformat()}"
-            )
+            raise ContentError(f"date {day.isoformat()} is outside the week {first.isoformat()} to {last.isoformat()}")
         if day in seen:
             raise ContentError(f"date {day.isoformat()} appears twice for pay code {pay_code}")
         seen.add(day)

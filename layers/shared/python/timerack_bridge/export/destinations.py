@@ -129,9 +129,7 @@ class HttpsDestination(ExportDestination):
         if not parts.hostname or not (
             parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
         ):
-            raise ConfigurationError(
-                "TIMERACK_API_URL must be an https:// URL (http only for a loopback host)"
-            )
+            raise ConfigurationError("TIMERACK_API_URL must be an https:// URL (http only for a loopback host)")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.url = url
@@ -153,9 +151,7 @@ class HttpsDestination(ExportDestination):
 
     @property
     def longest_send_seconds(self) -> float:
-        waits = sum(
-            min(self.backoff_max, self.backoff_base * 2 ** (a - 1)) for a in range(1, self.max_attempts)
-        )
+        waits = sum(min(self.backoff_max, self.backoff_base * 2 ** (a - 1)) for a in range(1, self.max_attempts))
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + waits
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
@@ -205,9 +201,7 @@ class HttpsDestination(ExportDestination):
             except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
                 last_cause = type(exc).__name__
             except urllib.error.URLError as exc:
-                last_cause = (
-                    type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else str(exc.reason)
-                )
+                last_cause = type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else str(exc.reason)
             if attempt < self.max_attempts:
                 self._sleep(self.backoff(attempt, retry_after))
         raise DestinationError(
@@ -288,9 +282,7 @@ class OutboxDestination(ExportDestination):
                 Path(temp_name).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise DestinationError(
-                f"the outbox for client {payload.client_key} could not be written: {exc}"
-            ) from None
+            raise DestinationError(f"the outbox for client {payload.client_key} could not be written: {exc}") from None
 
 
 # ------------------------------------------------------------------ configuration

@@ -46,9 +46,7 @@ class MissingEmployeeProblem(CamelModel):
     message: str
 
 
-ExportProblem = Annotated[
-    MissingPinProblem | PinCollisionProblem | MissingEmployeeProblem, Field(discriminator="type")
-]
+ExportProblem = Annotated[MissingPinProblem | PinCollisionProblem | MissingEmployeeProblem, Field(discriminator="type")]
 
 
 class ExportPayload(CamelModel):

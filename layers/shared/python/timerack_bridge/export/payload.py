@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from timerack_bridge.domain.report import neutralise
 from timerack_bridge.domain.pin import PinError, effective_pin
+from timerack_bridge.domain.report import neutralise
 from timerack_bridge.export.models import (
     ExportAssignment,
     ExportEmployee,
@@ -67,9 +67,7 @@ def _pin_or_problem(employee: Employee) -> tuple[str | None, ExportProblem | Non
         if pin is not None:
             return pin, None
         missing = [
-            what
-            for what, value in (("birth date", employee.birth_date), ("SSN", employee.ssn_last4))
-            if not value
+            what for what, value in (("birth date", employee.birth_date), ("SSN", employee.ssn_last4)) if not value
         ]
         reason = f"no PIN override and no {' or '.join(missing)} on file"
     return None, MissingPinProblem(
@@ -115,10 +113,7 @@ def build_client_export(
             problems.append(
                 MissingEmployeeProblem(
                     employee_id=employee_id,
-                    message=(
-                        f"Employee {employee_id} of assignment {ids} was not found; "
-                        "the assignment was not sent."
-                    ),
+                    message=(f"Employee {employee_id} of assignment {ids} was not found; the assignment was not sent."),
                 )
             )
             continue

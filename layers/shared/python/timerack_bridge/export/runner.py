@@ -122,9 +122,7 @@ def _export_locked(
     try:
         with lock.held(client_key) as taken:
             if not taken:
-                return ClientOutcome(
-                    client_key=client_key, customer_id=customer.customer_id, status="skipped-locked"
-                )
+                return ClientOutcome(client_key=client_key, customer_id=customer.customer_id, status="skipped-locked")
             return export_client(admin_store, destination, customer, today=today, now=datetime.now(UTC))
     except CLIENT_FAILURES as exc:
         return ClientOutcome(

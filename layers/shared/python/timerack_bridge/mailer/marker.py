@@ -67,9 +67,7 @@ class MailMarkerStore(TableStore):
             return Claim(batch_id=batch_id, token=None, existing_state=state)
         return Claim(batch_id=batch_id, token=token)
 
-    def mark_sent(
-        self, claim: Claim, *, message_id: str, recipients: int, now: datetime | None = None
-    ) -> None:
+    def mark_sent(self, claim: Claim, *, message_id: str, recipients: int, now: datetime | None = None) -> None:
         self.client.update_item(
             TableName=self.table_name,
             Key=key(f"BATCH#{claim.batch_id}", MARKER_SK),

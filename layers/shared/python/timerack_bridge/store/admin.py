@@ -44,9 +44,7 @@ class AdminStore(TableStore):
             claim_pk=f"PRINCIPAL#{rep.principal}",
             owner=rep.rep_id,
             old_claim_pk=(
-                f"PRINCIPAL#{previous['principal']}"
-                if previous and previous["principal"] != rep.principal
-                else None
+                f"PRINCIPAL#{previous['principal']}" if previous and previous["principal"] != rep.principal else None
             ),
             conflict=f"principal {rep.principal} already belongs to another service rep",
         )
@@ -69,11 +67,18 @@ class AdminStore(TableStore):
     # ------------------------------------------------------------ customers
     def put_customer(self, customer: Customer) -> None:
         """Store a customer; a Timerack Client Key belongs to one Primary Customer only (409 otherwise)."""
-        item: dict[str, Any] = {"pk": f"CUSTOMER#{customer.customer_id}", "sk": "CUSTOMER", **customer.model_dump(mode="json")}
+        item: dict[str, Any] = {
+            "pk": f"CUSTOMER#{customer.customer_id}",
+            "sk": "CUSTOMER",
+            **customer.model_dump(mode="json"),
+        }
         if customer.timerack_client_key:
             item |= {"gsi1pk": "CLIENTS", "gsi1sk": customer.timerack_client_key}
         if customer.parent_customer_id is not None:
-            item |= {"gsi2pk": f"PARENT#{customer.parent_customer_id}", "gsi2sk": f"CUSTOMER#{_id12(customer.customer_id)}"}
+            item |= {
+                "gsi2pk": f"PARENT#{customer.parent_customer_id}",
+                "gsi2sk": f"CUSTOMER#{_id12(customer.customer_id)}",
+            }
         previous = self.get(f"CUSTOMER#{customer.customer_id}", "CUSTOMER", consistent=True)
         old_key = previous.get("timerack_client_key") if previous else None
         new_key = customer.timerack_client_key
@@ -166,8 +171,13 @@ class AdminStore(TableStore):
 
     # ------------------------------------------------------------ weeks
     def put_week(self, week: Week) -> None:
-        self.put({"pk": f"WEEKS#{week.hierarchy_node_id}", "sk": f"WEEK#{week.weekend_bill.isoformat()}",
-                  **week.model_dump(mode="json")})
+        self.put(
+            {
+                "pk": f"WEEKS#{week.hierarchy_node_id}",
+                "sk": f"WEEK#{week.weekend_bill.isoformat()}",
+                **week.model_dump(mode="json"),
+            }
+        )
 
     def open_weeks(self, node_id: str) -> list[date]:
         """Open weekend bills on one node, oldest first."""

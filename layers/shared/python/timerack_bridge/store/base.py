@@ -132,7 +132,12 @@ class TableStore:
         return self.query_all(KeyConditionExpression=condition, ExpressionAttributeValues=values, **kwargs)
 
     def query_index(
-        self, index: str, partition: str, *, forward: bool = True, limit: int | None = None,
+        self,
+        index: str,
+        partition: str,
+        *,
+        forward: bool = True,
+        limit: int | None = None,
         start: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of an index partition."""

@@ -76,15 +76,14 @@ class BatchStore(TableStore):
         item = self.get(f"BATCH#{batch_id}", "BATCH")
         return batch_from_item(item) if item else None
 
-    def list_batches(self, client_key: str, *, limit: int, next_token: str | None) -> tuple[list[BatchSummary], str | None]:
+    def list_batches(
+        self, client_key: str, *, limit: int, next_token: str | None
+    ) -> tuple[list[BatchSummary], str | None]:
         """A client's batches, newest first."""
         items, last = self.query_index(
             "gsi1", f"HISTORY#{client_key}", forward=False, limit=limit, start=decode_token(next_token)
         )
         summaries = [
-            BatchSummary(
-                **{k: v for k, v in strip_keys(i, extra=("results_gz", "hasErrors")).items()}
-            )
-            for i in items
+            BatchSummary(**{k: v for k, v in strip_keys(i, extra=("results_gz", "hasErrors")).items()}) for i in items
         ]
         return summaries, encode_token(last)

@@ -11,7 +11,6 @@ from timerack_bridge.api import deps
 from timerack_bridge.api.routes.common import admin_caller
 from timerack_bridge.exceptions import NotFoundError
 from timerack_bridge.models import (
-    IsoDate,
     Assignment,
     AssignmentIn,
     Customer,
@@ -22,6 +21,7 @@ from timerack_bridge.models import (
     EmployeePage,
     HierarchyNode,
     HierarchyNodeIn,
+    IsoDate,
     SecurityGroup,
     SecurityGroupIn,
     ServiceRep,
@@ -53,7 +53,9 @@ def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
 
 
 @router.put("/v1/security-groups/<name>")
-def put_security_group(name: Annotated[str, Path(min_length=1, max_length=128)], body: SecurityGroupIn) -> SecurityGroup:
+def put_security_group(
+    name: Annotated[str, Path(min_length=1, max_length=128)], body: SecurityGroupIn
+) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
     deps.services().admin.put_group(group)

@@ -62,7 +62,7 @@ def post_timecard_import(
         raise ForbiddenError(f"customer {body.parent_customer_id} is not visible at the service rep's hierarchy level")
     if customer.timerack_mode == TimerackMode.CONNECT:
         raise ConflictError(
-            f"customer {customer.customer_id} uses Connect to TempWorks (timerackMode \"connect\"); "
+            f'customer {customer.customer_id} uses Connect to TempWorks (timerackMode "connect"); '
             "the manual Timerack Feed import is only for clients that do not"
         )
     if not customer.timerack_client_key:
@@ -73,7 +73,9 @@ def post_timecard_import(
     reading = read_feed(body.content)
     limit = services.settings.max_batch_timecards
     if len(reading.timecards) > limit:
-        raise PayloadTooLargeError(f"an import may make at most {limit} timecards; this file makes {len(reading.timecards)}")
+        raise PayloadTooLargeError(
+            f"an import may make at most {limit} timecards; this file makes {len(reading.timecards)}"
+        )
     row_errors = [RowErrorOut(row=e.row, message=e.message) for e in reading.errors]
     batch: BatchResult | None = None
     if reading.timecards and (dry_run or not row_errors):

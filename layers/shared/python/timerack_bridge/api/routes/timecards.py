@@ -13,8 +13,8 @@ from timerack_bridge.api.routes.common import admin_caller, caller, timerack_acc
 from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
 from timerack_bridge.models import (
-    IsoDate,
     BatchResult,
+    IsoDate,
     SendToPayrollIn,
     SendToPayrollOut,
     TimecardBatchIn,
@@ -28,11 +28,9 @@ router = Router()
 def post_timecard_batch(
     body: TimecardBatchIn,
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-    ] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> BatchResult:
-    """"Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
+    """ "Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
     # Loaded by the first batch, not at cold start (idempotency pulls in Powertools' JMESPath stack).
     from timerack_bridge.idempotency import run_idempotent
     from timerack_bridge.intake import submit_batch
@@ -41,9 +39,7 @@ def post_timecard_batch(
     access = timerack_access(router)
     limit = services.settings.max_batch_timecards
     if len(body.timecards) > limit:
-        raise PayloadTooLargeError(
-            f"a batch may carry at most {limit} timecards; this one has {len(body.timecards)}"
-        )
+        raise PayloadTooLargeError(f"a batch may carry at most {limit} timecards; this one has {len(body.timecards)}")
     customer = require_visible_client(access, services.admin, body.client_key)
 
     def run() -> dict[str, Any]:
@@ -76,7 +72,9 @@ def get_timecards(
     access = timerack_access(router)
     assignment = services.admin.get_assignment(assignment_id)
     if assignment is None or not access.sees(assignment.hierarchy_node_id):
-        raise NotFoundError(f"The Assignment with an Id of {assignment_id} could not be found or is not currently visible.")
+        raise NotFoundError(
+            f"The Assignment with an Id of {assignment_id} could not be found or is not currently visible."
+        )
     return TimecardList(items=services.timecards.timecards(assignment_id, weekend_bill))
 
 
