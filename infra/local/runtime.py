@@ -91,6 +91,10 @@ class LocalRuntime:
         )
 
     def start(self) -> None:
+        import warnings
+
+        # No Lambda context here: Powertools idempotency cannot read the remaining time, by design.
+        warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
         from infra.local.moto_stand_in import SerializedMotoServer, install_fast_transactions
 
         install_fast_transactions()
