@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = {"coldstart": coldstart.bench, "intake": intake.bench, "export": export.bench, "runtime": runtime_load.bench}
     about = machine()
-    print(f"Timerack Bridge benchmarks ({'quick' if quick() else 'full'}): {about['date']}, {about['cpus']} CPUs, "
-          f"{about['memory']} RAM, Python {about['python']} on {about['platform']}, load {about['load_before']}",
-          flush=True)
+    print(
+        f"Timerack Bridge benchmarks ({'quick' if quick() else 'full'}): {about['date']}, {about['cpus']} CPUs, "
+        f"{about['memory']} RAM, Python {about['python']} on {about['platform']}, load {about['load_before']}",
+        flush=True,
+    )
     figures: list[Figure] = []
     durations: dict[str, float] = {}
     for name in args.only or SECTIONS:
@@ -72,13 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\nAll figures\n")
     print(table(figures))
     missed = [f for f in figures if f.holds is False]
-    print(f"\n{len(figures)} figures; targets held: {sum(f.holds is True for f in figures)}, "
-          f"missed: {len(missed)}" + ("".join(f"\n  - {f.section}: {f.name}" for f in missed)))
+    print(
+        f"\n{len(figures)} figures; targets held: {sum(f.holds is True for f in figures)}, "
+        f"missed: {len(missed)}" + ("".join(f"\n  - {f.section}: {f.name}" for f in missed))
+    )
     print("section times: " + ", ".join(f"{k} {v:.0f} s" for k, v in durations.items()))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"machine": about, "quick": quick(), "durations_s": durations,
-                       "figures": [{**f.__dict__, "ratio": f.ratio} for f in figures]}, handle, indent=2)
+            json.dump(
+                {
+                    "machine": about,
+                    "quick": quick(),
+                    "durations_s": durations,
+                    "figures": [{**f.__dict__, "ratio": f.ratio} for f in figures],
+                },
+                handle,
+                indent=2,
+            )
     return 0
 
 

@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from benchmarks.common import Figure, median, repeats
 
 SECTION = "cold start"
@@ -126,8 +125,9 @@ print("BENCH" + json.dumps(result))
 def child(statement: str, env: dict[str, str], paths: list[str], invoke: str = "") -> dict[str, float]:
     code = _CHILD.format(paths=paths, statement=statement, invoke=invoke)
     # -S: no site-packages of the dev venv (only the runtime site above), as in a Lambda environment.
-    done = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     match = re.search(r"^BENCH(.*)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"cold-start child failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -144,8 +144,10 @@ _INVOKE = {
     "floor": """
 started, cpu = time.perf_counter(), time.process_time()
 import boto3
-boto3.client("dynamodb").get_item(TableName="bench-main", Key={{"pk": {{"S": "CUSTOMER#10000"}}, "sk": {{"S": "CUSTOMER"}}}})
-result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+key = {{"pk": {{"S": "CUSTOMER#10000"}}, "sk": {{"S": "CUSTOMER"}}}}
+boto3.client("dynamodb").get_item(TableName="bench-main", Key=key)
+result["invoke_ms"] = (time.perf_counter() - started) * 1000
+result["invoke_cpu_ms"] = (time.process_time() - cpu) * 1000
 """,
     "api": """
 from infra.local.proxy import build_proxy_event
@@ -158,7 +160,8 @@ class Context:
 started, cpu = time.perf_counter(), time.process_time()
 response = {module}.lambda_handler(event, Context())
 assert response["statusCode"] == 200, response
-result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+result["invoke_ms"] = (time.perf_counter() - started) * 1000
+result["invoke_cpu_ms"] = (time.process_time() - cpu) * 1000
 """,
     "export": """
 event = {{"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -171,7 +174,8 @@ class Context:
 started, cpu = time.perf_counter(), time.process_time()
 run = {module}.lambda_handler(event, Context())
 assert run["clients"] and run["clients"][0]["status"] == "exported", run
-result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+result["invoke_ms"] = (time.perf_counter() - started) * 1000
+result["invoke_cpu_ms"] = (time.process_time() - cpu) * 1000
 """,
     "mailer": """
 class Context:
@@ -181,16 +185,18 @@ class Context:
 started, cpu = time.perf_counter(), time.process_time()
 reply = {module}.lambda_handler(json.load(open({event!r})), Context())
 assert reply == {{"batchItemFailures": []}}, reply
-result["invoke_ms"], result["invoke_cpu_ms"] = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+result["invoke_ms"] = (time.perf_counter() - started) * 1000
+result["invoke_cpu_ms"] = (time.process_time() - cpu) * 1000
 """,
 }
 
 
 def _moto_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+    server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env={**os.environ, **{k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -219,25 +225,43 @@ def _seed_server(endpoint: str) -> None:
         admin = AdminStore(client, "bench-main")
         admin.put_node(HierarchyNode(node_id="system", name="System", allows_master_data=False))
         admin.put_node(HierarchyNode(node_id="branch", name="Branch", parent_id="system"))
-        admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch"))
-        admin.put_group(SecurityGroup(name="Timerack", hierarchy_node_id="system", permissions=["Timerack"],
-                                      members=["rep-1"]))
+        admin.put_rep(
+            ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch")
+        )
+        admin.put_group(
+            SecurityGroup(name="Timerack", hierarchy_node_id="system", permissions=["Timerack"], members=["rep-1"])
+        )
         admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
-        admin.put_customer(Customer(customer_id=10_000, name="Client 0", hierarchy_node_id="branch",
-                                    timerack_client_key=client_key(0)))
+        admin.put_customer(
+            Customer(customer_id=10_000, name="Client 0", hierarchy_node_id="branch", timerack_client_key=client_key(0))
+        )
         for n in range(5):
-            admin.put_assignment(Assignment(assignment_id=100_000 + n, employee_id=500_000 + n, customer_id=10_000,
-                                            hierarchy_node_id="branch", status="Active",
-                                            start_date=WEEKEND_BILL.replace(month=1, day=5)))
-            admin.put_employee(Employee(employee_id=500_000 + n, first_name="Pat", last_name=f"W{n}",
-                                        birth_date=WEEKEND_BILL.replace(year=1990, day=1 + n), ssn_last4=f"{n:04d}",
-                                        hierarchy_node_id="branch"))
+            admin.put_assignment(
+                Assignment(
+                    assignment_id=100_000 + n,
+                    employee_id=500_000 + n,
+                    customer_id=10_000,
+                    hierarchy_node_id="branch",
+                    status="Active",
+                    start_date=WEEKEND_BILL.replace(month=1, day=5),
+                )
+            )
+            admin.put_employee(
+                Employee(
+                    employee_id=500_000 + n,
+                    first_name="Pat",
+                    last_name=f"W{n}",
+                    birth_date=WEEKEND_BILL.replace(year=1990, day=1 + n),
+                    ssn_last4=f"{n:04d}",
+                    hierarchy_node_id="branch",
+                )
+            )
 
 
 def bench() -> list[Figure]:
     from benchmarks.data import batch_body
 
-    rounds = repeats(15, 5)
+    rounds = repeats(11, 5)
     with tempfile.TemporaryDirectory(prefix="timerack-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         site = runtime_site(scratch)
@@ -265,7 +289,7 @@ def bench() -> list[Figure]:
         try:
             _seed_server(endpoint)
             body = json.dumps(batch_body(5))
-            for _ in range(repeats(5, 2)):
+            for _ in range(repeats(3, 2)):
                 for name in first:
                     function = "api" if name == "floor" else name
                     statement = FLOOR if name == "floor" else f"import {HANDLERS[name]}"
@@ -283,36 +307,68 @@ def bench() -> list[Figure]:
 
     floor = median([s["import_ms"] for s in samples["floor"]])
     floor_cpu = median([s["import_cpu_ms"] for s in samples["floor"]])
-    figures = [Figure(SECTION, "floor: boto3 + pydantic + Powertools Logger", floor, "ms",
-                      note=f"import in a fresh process, median of {rounds}; CPU {floor_cpu:.0f} ms")]
+    figures = [
+        Figure(
+            SECTION,
+            "floor: boto3 + pydantic + Powertools Logger",
+            floor,
+            "ms",
+            note=f"import in a fresh process, median of {rounds}; CPU {floor_cpu:.0f} ms",
+        )
+    ]
     for name, module in HANDLERS.items():
         value = median([s["import_ms"] for s in samples[name]])
         cpu = median([s["import_cpu_ms"] for s in samples[name]])
-        figures.append(Figure(
-            SECTION, f"import {module}", value, "ms", floor=floor, target=f"<= {TARGET}x",
-            holds=value <= TARGET * floor, note=f"CPU {cpu:.0f} ms ({cpu / floor_cpu:.2f}x the floor's CPU)",
-        ))
+        figures.append(
+            Figure(
+                SECTION,
+                f"import {module}",
+                value,
+                "ms",
+                floor=floor,
+                target=f"<= {TARGET}x",
+                holds=value <= TARGET * floor,
+                note=f"CPU {cpu:.0f} ms ({cpu / floor_cpu:.2f}x the floor's CPU)",
+            )
+        )
     what = {"api": "POST of 10 timecards", "export": "scheduled run, 1 client", "mailer": "sample stream event"}
     first_floor = median([s["import_ms"] + s["invoke_ms"] for s in first["floor"]])
-    figures.append(Figure(
-        SECTION, "floor + DynamoDB client + one GetItem", first_floor, "ms",
-        note="the least a DynamoDB-backed function does on its first invoke (moto server on 127.0.0.1)",
-    ))
-    for name, module in HANDLERS.items():
+    figures.append(
+        Figure(
+            SECTION,
+            "floor + DynamoDB client + one GetItem",
+            first_floor,
+            "ms",
+            note="the least a DynamoDB-backed function does on its first invoke (moto server on 127.0.0.1)",
+        )
+    )
+    for name in HANDLERS:
         total = median([s["import_ms"] + s["invoke_ms"] for s in first[name]])
         invoke = median([s["invoke_ms"] for s in first[name]])
-        figures.append(Figure(
-            SECTION, f"{name}: import + first invoke ({what[name]})", total, "ms", floor=first_floor,
-            note=f"informational: the first invoke alone {invoke:.0f} ms (what the import defers, the "
-                 f"boto3 client, the calls)",
-        ))
+        figures.append(
+            Figure(
+                SECTION,
+                f"{name}: import + first invoke ({what[name]})",
+                total,
+                "ms",
+                floor=first_floor,
+                note=f"informational: the first invoke alone {invoke:.0f} ms (what the import defers, the "
+                f"boto3 client, the calls)",
+            )
+        )
     for name, label in (("floor", "floor + client + GetItem"), ("api", "api: import + first invoke")):
         with_pyc = median([s["import_ms"] + s["invoke_ms"] for s in first[name]])
         without = median([s["import_ms"] + s["invoke_ms"] for s in no_pyc[name]])
-        figures.append(Figure(
-            SECTION, f"{label}, no .pyc", without, "ms", floor=with_pyc,
-            note="informational: floor column = the same with .pyc; the dependency layer is built --no-compile",
-        ))
+        figures.append(
+            Figure(
+                SECTION,
+                f"{label}, no .pyc",
+                without,
+                "ms",
+                floor=with_pyc,
+                note="informational: floor column = the same with .pyc; the dependency layer is built --no-compile",
+            )
+        )
     return figures
 
 
@@ -324,6 +380,3 @@ def main() -> None:  # pragma: no cover - manual use
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-

@@ -300,51 +300,90 @@ class _Forgetful(list):  # type: ignore[type-arg]
 def tame_moto() -> None:
     """Benchmark-only: take two costs out of moto that DynamoDB does not have.
 
-    1. moto answers a Query by comparing every item of the table (a GSI Query also sorts them):
-       the partition is looked up first here, so a Query costs what its partition holds.
+    1. moto answers a Query by comparing (and, for an index, sorting) every item of the table:
+       here a Query starts from its partition (the table's hash map, or an index partition map
+       kept beside the table and dropped whenever a write touches an indexed item), so it costs
+       what its partition holds. Key conditions, order and pagination stay moto's own.
     2. moto keeps every model object it ever made (`instances_tracked`, for its dashboard),
        every copy of a Query's result included: memory would grow with each call.
-    Both apply to the product and its floor alike; results and pagination are moto's own.
+    Both apply to the product and its floor alike.
     """
     from moto.core.base_backend import model_data
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
     for model in model_data.get("dynamodb", {}).values():
         model.instances_tracked = _Forgetful()
     if getattr(Table, "_bench_fast_queries", False):
         return
-    original = Table.query
+
+    def indexed(table: Any) -> list[str]:
+        return [k["AttributeName"] for i in table.global_indexes or [] for k in i.schema if k["KeyType"] == "HASH"]
+
+    def touches_index(table: Any, *items: Any) -> bool:
+        names = indexed(table)
+        return any(item is not None and any(n in item.attrs for n in names) for item in items)
+
+    def partitions(table: Any) -> dict[tuple[str, str, Any], list[Any]]:
+        cache = table.__dict__.get("_bench_partitions")
+        if cache is None:
+            cache = {}
+            names = indexed(table)
+            for group in table.items.values():
+                for item in group.values() if table.range_key_attr else [group]:
+                    for name in names:
+                        value = item.attrs.get(name)
+                        if value is not None and value.type in ("S", "B"):
+                            cache.setdefault((name, value.type, value.value), []).append(item)
+            table._bench_partitions = cache
+        return cache
+
+    original_query, original_put, original_delete = Table.query, Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         conditions = kwargs.get("hash_key_conditions") or []
-        if index_name and conditions and all(v.type in ("S", "B") for _, v in conditions):
-            wanted = [(name, value.type, value.value) for name, value in conditions]
-
-            def partition() -> list[Any]:
-                # moto's own all_items() also sorts the whole table on every call.
-                every = (i for s in self.items.values() for i in (s.values() if self.range_key_attr else [s]))
-                return [
-                    item for item in every
-                    if all((v := item.attrs.get(n)) is not None and v.type == t and v.value == value
-                           for n, t, value in wanted)
-                ]
+        if index_name and len(conditions) == 1 and conditions[0][1].type in ("S", "B"):
+            name, value = conditions[0]
+            found = list(partitions(self).get((name, value.type, value.value), []))
         elif not index_name and hash_key is not None:
-
-            def partition() -> list[Any]:
-                found = self.items.get(hash_key)
-                if found is None:
-                    return []
-                return list(found.values()) if self.range_key_attr else [found]
+            group = self.items.get(hash_key)
+            found = [] if group is None else list(group.values()) if self.range_key_attr else [group]
         else:
-            return original(self, hash_key, *args, **kwargs)
-        self.all_items = partition
+            return original_query(self, hash_key, *args, **kwargs)
+        self.all_items = lambda: found
         try:
-            return original(self, hash_key, *args, **kwargs)
+            return original_query(self, hash_key, *args, **kwargs)
         finally:
             del self.all_items
 
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        hash_value = DynamoType(item_attrs[self.hash_key_attr]) if self.hash_key_attr in item_attrs else None
+        range_value = DynamoType(item_attrs[self.range_key_attr]) if self.range_key_attr in item_attrs else None
+        old = self.get_item(hash_value, range_value) if hash_value is not None else None
+        item = original_put(self, item_attrs, *args, **kwargs)
+        if touches_index(self, old, item):
+            self.__dict__.pop("_bench_partitions", None)
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        item = original_delete(self, hash_key, range_key)
+        if touches_index(self, item):
+            self.__dict__.pop("_bench_partitions", None)
+        return item
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_update(self, table_name, *args, **kwargs)
+        finally:
+            self.get_table(table_name).__dict__.pop("_bench_partitions", None)
+
     Table.query = query
+    Table.put_item = put_item
+    Table.delete_item = delete_item
+    DynamoDBBackend.update_item = update_item
     Table._bench_fast_queries = True
 
 
@@ -360,7 +399,6 @@ class Stand:
 @contextmanager
 def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
     """Fresh moto tables and services made current for the API handler."""
-    import boto3
     from moto import mock_aws
 
     from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
@@ -372,13 +410,14 @@ def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
         install_fast_transactions()
         tame_moto()
         time_moto()
-        client = boto3.client("dynamodb", region_name=REGION)
+        extra = {} if write_parallelism is None else {"write_parallelism": write_parallelism}
+        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE, **extra)
+        # The client the API function builds (its retry mode and pool), not a bare one.
+        client = deps.build_services(settings=settings).dynamodb
         log = CallLog()
         attach_call_log(client, log)
         serialized = SerializedClient(client)
         tables.create_tables(serialized, MAIN_TABLE, IDEMPOTENCY_TABLE)
-        extra = {} if write_parallelism is None else {"write_parallelism": write_parallelism}
-        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE, **extra)
         services = deps.Services(settings=settings, dynamodb=serialized)
         deps.use(services)
         try:

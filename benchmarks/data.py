@@ -23,7 +23,7 @@ class _CapturingClient:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
-    def put_item(self, *, Item: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def put_item(self, *, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.items.append(Item)
         return {}
 
@@ -56,30 +56,56 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
         admin = stand.services.admin
         admin.put_node(HierarchyNode(node_id="system", name="System", allows_master_data=False))
         admin.put_node(HierarchyNode(node_id="branch", name="Branch", parent_id="system"))
-        admin.put_rep(ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch"))
-        admin.put_group(SecurityGroup(name="Timerack", description="Timerack integration", hierarchy_node_id="system",
-                                      permissions=["Timerack"], members=["rep-1"]))
+        admin.put_rep(
+            ServiceRep(rep_id="rep-1", name="Portal", principal=PRINCIPAL, current_hierarchy_node_id="branch")
+        )
+        admin.put_group(
+            SecurityGroup(
+                name="Timerack",
+                description="Timerack integration",
+                hierarchy_node_id="system",
+                permissions=["Timerack"],
+                members=["rep-1"],
+            )
+        )
         admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
         for c in range(clients):
-            admin.put_customer(Customer(customer_id=FIRST_CUSTOMER + c, name=f"Client {c}", hierarchy_node_id="branch",
-                                        timerack_client_key=client_key(c)))
+            admin.put_customer(
+                Customer(
+                    customer_id=FIRST_CUSTOMER + c,
+                    name=f"Client {c}",
+                    hierarchy_node_id="branch",
+                    timerack_client_key=client_key(c),
+                )
+            )
         capture = _CapturingClient()
         builder = AdminStore(capture, MAIN_TABLE)
         n = 0
         for c in range(clients):
             for _ in range(assignments_per_client):
-                builder.put_assignment(Assignment(
-                    assignment_id=FIRST_ASSIGNMENT + n, employee_id=FIRST_EMPLOYEE + n,
-                    customer_id=FIRST_CUSTOMER + c, hierarchy_node_id="branch", status="Active",
-                    start_date=date(2026, 1, 5), job_title="Forklift operator",
-                ))
+                builder.put_assignment(
+                    Assignment(
+                        assignment_id=FIRST_ASSIGNMENT + n,
+                        employee_id=FIRST_EMPLOYEE + n,
+                        customer_id=FIRST_CUSTOMER + c,
+                        hierarchy_node_id="branch",
+                        status="Active",
+                        start_date=date(2026, 1, 5),
+                        job_title="Forklift operator",
+                    )
+                )
                 if employees:
                     day = 1 + n % 28
-                    builder.put_employee(Employee(
-                        employee_id=FIRST_EMPLOYEE + n, first_name="Pat", last_name=f"Worker{n}",
-                        birth_date=date(1990, 1 + n % 12, day), ssn_last4=f"{n % 10_000:04d}",
-                        hierarchy_node_id="branch",
-                    ))
+                    builder.put_employee(
+                        Employee(
+                            employee_id=FIRST_EMPLOYEE + n,
+                            first_name="Pat",
+                            last_name=f"Worker{n}",
+                            birth_date=date(1990, 1 + n % 12, day),
+                            ssn_last4=f"{n % 10_000:04d}",
+                            hierarchy_node_id="branch",
+                        )
+                    )
                 n += 1
         batch_write(stand.client, MAIN_TABLE, capture.items)
     finally:
@@ -91,23 +117,34 @@ def batch_body(assignments: int, *, first: int = FIRST_ASSIGNMENT, client: int =
     cards: list[dict[str, Any]] = []
     for n in range(assignments):
         assignment_id, employee_id = first + n, FIRST_EMPLOYEE + (first - FIRST_ASSIGNMENT) + n
-        cards.append({
-            "assignmentId": assignment_id, "employeeId": employee_id, "payCode": "REG",
-            "days": [
-                {"date": "2026-11-16", "hours": 8},
-                {"date": "2026-11-17", "punches": [{"in": "0800", "out": "1630"}]},
-                {"date": "2026-11-18", "hours": 8},
-                {"date": "2026-11-19", "punches": [{"in": "0700", "out": "1130"}, {"in": "1200", "out": "1530"}]},
-                {"date": "2026-11-20", "hours": 7.5},
-            ],
-        })
-        cards.append({
-            "assignmentId": assignment_id, "employeeId": employee_id, "payCode": "OT",
-            "days": [{"date": "2026-11-21", "hours": 4}],
-            "adjustments": [{"code": "BONUS", "amount": 25.0, "description": "weekend shift"}],
-        })
-    return {"clientKey": client_key(client), "payPeriod": {"start": "2026-11-16", "end": WEEKEND_BILL.isoformat()},
-            "timecards": cards}
+        cards.append(
+            {
+                "assignmentId": assignment_id,
+                "employeeId": employee_id,
+                "payCode": "REG",
+                "days": [
+                    {"date": "2026-11-16", "hours": 8},
+                    {"date": "2026-11-17", "punches": [{"in": "0800", "out": "1630"}]},
+                    {"date": "2026-11-18", "hours": 8},
+                    {"date": "2026-11-19", "punches": [{"in": "0700", "out": "1130"}, {"in": "1200", "out": "1530"}]},
+                    {"date": "2026-11-20", "hours": 7.5},
+                ],
+            }
+        )
+        cards.append(
+            {
+                "assignmentId": assignment_id,
+                "employeeId": employee_id,
+                "payCode": "OT",
+                "days": [{"date": "2026-11-21", "hours": 4}],
+                "adjustments": [{"code": "BONUS", "amount": 25.0, "description": "weekend shift"}],
+            }
+        )
+    return {
+        "clientKey": client_key(client),
+        "payPeriod": {"start": "2026-11-16", "end": WEEKEND_BILL.isoformat()},
+        "timecards": cards,
+    }
 
 
 def batch_event(body: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +152,9 @@ def batch_event(body: dict[str, Any]) -> dict[str, Any]:
     from infra.local.proxy import build_proxy_event
 
     return build_proxy_event(
-        "POST", "/v1/timecard-batches", headers={"Content-Type": "application/json"},
-        body=json.dumps(body), claims={"sub": PRINCIPAL, "scope": "timerack/timecards.write"},
+        "POST",
+        "/v1/timecard-batches",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(body),
+        claims={"sub": PRINCIPAL, "scope": "timerack/timecards.write"},
     )

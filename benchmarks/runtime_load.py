@@ -73,13 +73,29 @@ def _batch(client: int, weekend_bill: date) -> dict[str, Any]:
     cards = []
     for n in range(ASSIGNMENTS_PER_CLIENT):
         assignment_id = FIRST_ASSIGNMENT + client * 1000 + n
-        cards.append({"assignmentId": assignment_id, "employeeId": 501, "payCode": "REG",
-                      "days": [{"date": (monday + timedelta(days=d)).isoformat(), "hours": 8} for d in range(5)]})
-        cards.append({"assignmentId": assignment_id, "employeeId": 501, "payCode": "OT",
-                      "days": [{"date": (monday + timedelta(days=5)).isoformat(),
-                                "punches": [{"in": "0800", "out": "1200"}]}]})
-    return {"clientKey": "ACME-1", "payPeriod": {"start": monday.isoformat(), "end": weekend_bill.isoformat()},
-            "timecards": cards}
+        cards.append(
+            {
+                "assignmentId": assignment_id,
+                "employeeId": 501,
+                "payCode": "REG",
+                "days": [{"date": (monday + timedelta(days=d)).isoformat(), "hours": 8} for d in range(5)],
+            }
+        )
+        cards.append(
+            {
+                "assignmentId": assignment_id,
+                "employeeId": 501,
+                "payCode": "OT",
+                "days": [
+                    {"date": (monday + timedelta(days=5)).isoformat(), "punches": [{"in": "0800", "out": "1200"}]}
+                ],
+            }
+        )
+    return {
+        "clientKey": "ACME-1",
+        "payPeriod": {"start": monday.isoformat(), "end": weekend_bill.isoformat()},
+        "timecards": cards,
+    }
 
 
 def _load(port: int, token: str, weekend_bill: date, clients: int, posts: int) -> tuple[list[float], float]:
@@ -125,11 +141,19 @@ def bench() -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="timerack-runtime-") as state_dir:
         port = _free_port()
-        env = {**os.environ, "TIMERACK_PORT": str(port), "TIMERACK_STATE_DIR": state_dir, "TIMERACK_SEED": "1",
-               "TIMERACK_EXPORT_INTERVAL": "86400"}
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "infra.local.cli", "run"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env = {
+            **os.environ,
+            "TIMERACK_PORT": str(port),
+            "TIMERACK_STATE_DIR": state_dir,
+            "TIMERACK_SEED": "1",
+            "TIMERACK_EXPORT_INTERVAL": "86400",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             _wait_healthy(port, process)
@@ -138,10 +162,18 @@ def bench() -> list[Figure]:
             weekend_bill = current_weekend_bill(date.today())
             for client in range(max(concurrency)):
                 for n in range(ASSIGNMENTS_PER_CLIENT):
-                    status, reply = admin.call("PUT", f"/v1/assignments/{FIRST_ASSIGNMENT + client * 1000 + n}", {
-                        "employeeId": 501, "customerId": 100, "hierarchyNodeId": "acme-branch", "status": "Active",
-                        "startDate": (weekend_bill - timedelta(days=60)).isoformat(), "jobTitle": "Picker",
-                    })
+                    status, reply = admin.call(
+                        "PUT",
+                        f"/v1/assignments/{FIRST_ASSIGNMENT + client * 1000 + n}",
+                        {
+                            "employeeId": 501,
+                            "customerId": 100,
+                            "hierarchyNodeId": "acme-branch",
+                            "status": "Active",
+                            "startDate": (weekend_bill - timedelta(days=60)).isoformat(),
+                            "jobTitle": "Picker",
+                        },
+                    )
                     if status != 200:
                         raise RuntimeError(f"could not add an assignment: {status} {reply}")
             token = issue_token(key, DEMO_PRINCIPAL)
@@ -149,12 +181,33 @@ def bench() -> list[Figure]:
             for clients in concurrency:
                 latencies, wall = _load(port, token, weekend_bill, clients, posts)
                 tag = f"{clients} client{'s' if clients > 1 else ''} x {posts} posts of {cards} tc"
-                figures.append(Figure(SECTION, f"{tag}: p50 latency", median(latencies), "ms",
-                                      note="each post replaces the client's previous one (25 units)"))
-                figures.append(Figure(SECTION, f"{tag}: p99 latency", percentile(latencies, 99), "ms",
-                                      note=f"nearest rank of {len(latencies)} posts"))
-                figures.append(Figure(SECTION, f"{tag}: throughput", len(latencies) * cards / wall, "tc/s",
-                                      note=f"{len(latencies) / wall:.1f} posts/s over {wall:.1f} s"))
+                figures.append(
+                    Figure(
+                        SECTION,
+                        f"{tag}: p50 latency",
+                        median(latencies),
+                        "ms",
+                        note="each post replaces the client's previous one (25 units)",
+                    )
+                )
+                figures.append(
+                    Figure(
+                        SECTION,
+                        f"{tag}: p99 latency",
+                        percentile(latencies, 99),
+                        "ms",
+                        note=f"nearest rank of {len(latencies)} posts",
+                    )
+                )
+                figures.append(
+                    Figure(
+                        SECTION,
+                        f"{tag}: throughput",
+                        len(latencies) * cards / wall,
+                        "tc/s",
+                        note=f"{len(latencies) / wall:.1f} posts/s over {wall:.1f} s",
+                    )
+                )
         finally:
             process.terminate()
             try:
