@@ -61,16 +61,11 @@ class LocalStack:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
+def start_stack(state_dir: Path, stack_class: type[LocalStack] = LocalStack) -> LocalStack:
+    """`timerack-bridge run` on a free port with its state in state_dir, once it answers /v1/health."""
     from infra.local.runtime import free_port
 
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state_dir = tmp_path_factory.mktemp("local-state")
-    port = _free_port()
+    port = free_port()
     log_path = state_dir / "runtime.log"
     env = {
         **os.environ,
@@ -88,25 +83,35 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             stderr=subprocess.STDOUT,
             text=True,
         )
-    stack = LocalStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
+    stack = stack_class(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"the local runtime exited:\n{stack.logs()}")
         try:
-            if stack.call("GET", "/v1/health")[0] == 200:
-                break
+            if stack.call("GET", "/v1/health")[0] == 200 and (state_dir / "runtime.json").exists():
+                return stack
         except OSError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"the local runtime did not answer within 60 s:\n{stack.logs()}")
         time.sleep(0.2)
-    yield stack
-    process.send_signal(signal.SIGINT)
+
+
+def stop_stack(stack: LocalStack) -> None:
+    """Ctrl-C, as a user stops it: it must exit cleanly (status 0)."""
+    stack.process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        stack.process.kill()
         raise
-    assert process.returncode == 0, stack.logs()
+    assert stack.process.returncode == 0, stack.logs()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = start_stack(tmp_path_factory.mktemp("local-state"))
+    yield stack
+    stop_stack(stack)

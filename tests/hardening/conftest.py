@@ -7,11 +7,6 @@ its own state directory and log file, so the fuzzing here never disturbs the e2e
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import ROOT, LocalStack
+from tests.e2e.conftest import LocalStack
 
 
 class HardeningStack(LocalStack):
@@ -84,50 +79,17 @@ def table_snapshot(services: Any) -> set[str]:
 
 
 def start_stack(state_dir: Path) -> HardeningStack:
-    from infra.local.runtime import free_port
+    from tests.e2e.conftest import start_stack as start_local_stack
 
-    port = free_port()
-    log_path = state_dir / "runtime.log"
-    env = {
-        **os.environ,
-        "TIMERACK_PORT": str(port),
-        "TIMERACK_STATE_DIR": str(state_dir),
-        "TIMERACK_EXPORT_INTERVAL": "3600",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.cli", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    stack = HardeningStack(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=process, log_path=log_path)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local runtime exited:\n{stack.logs()}")
-        try:
-            if stack.call("GET", "/v1/health")[0] == 200 and (state_dir / "runtime.json").exists():
-                return stack
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the local runtime did not answer within 60 s:\n{stack.logs()}")
-        time.sleep(0.2)
+    stack = start_local_stack(state_dir, HardeningStack)
+    assert isinstance(stack, HardeningStack)
+    return stack
 
 
 def stop_stack(stack: HardeningStack) -> None:
-    stack.process.send_signal(signal.SIGINT)
-    try:
-        stack.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        stack.process.kill()
-        raise
-    assert stack.process.returncode == 0, stack.logs()
+    from tests.e2e.conftest import stop_stack as stop_local_stack
+
+    stop_local_stack(stack)
 
 
 @pytest.fixture(scope="session")
