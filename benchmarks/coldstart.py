@@ -343,8 +343,8 @@ def bench() -> list[Figure]:
         )
     )
     for name in HANDLERS:
-        total = median([s["import_ms"] + s["invoke_ms"] for s in first[name]])
-        invoke = median([s["invoke_ms"] for s in first[name]])
+        total = median([r["import_ms"] + r["invoke_ms"] for r in first[name]])
+        invoke_ms = median([r["invoke_ms"] for r in first[name]])
         figures.append(
             Figure(
                 SECTION,
@@ -352,7 +352,7 @@ def bench() -> list[Figure]:
                 total,
                 "ms",
                 floor=first_floor,
-                note=f"informational: the first invoke alone {invoke:.0f} ms (what the import defers, the "
+                note=f"informational: the first invoke alone {invoke_ms:.0f} ms (what the import defers, the "
                 f"boto3 client, the calls)",
             )
         )

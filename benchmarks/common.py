@@ -199,7 +199,7 @@ class CallLog:
     deletes: list[tuple[str, bool]] = field(default_factory=list)  # (table, transactional)
     transact_sizes: list[int] = field(default_factory=list)  # actions per TransactWriteItems
     rcu: float = 0.0
-    op_ms: Counter[str] = field(default_factory=Counter)  # wall time inside each kind of call
+    op_ms: dict[str, float] = field(default_factory=dict)  # wall time inside each kind of call
     enabled: bool = True
 
     def reset(self) -> None:
@@ -274,7 +274,8 @@ def attach_call_log(client: Any, log: CallLog) -> None:
         if not log.enabled:
             return
         name = model.name
-        log.op_ms[name] += (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
+        elapsed = (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
+        log.op_ms[name] = log.op_ms.get(name, 0.0) + elapsed
         if name == "GetItem" and "Item" in parsed:
             log.rcu += read_units(item_size(parsed["Item"]), consistent=True)
         elif name == "BatchGetItem":
@@ -314,7 +315,7 @@ def tame_moto() -> None:
     from moto.dynamodb.models.table import Table
 
     for model in model_data.get("dynamodb", {}).values():
-        model.instances_tracked = _Forgetful()
+        model.instances_tracked = _Forgetful()  # type: ignore[attr-defined]
     if getattr(Table, "_bench_fast_queries", False):
         return
 
@@ -380,11 +381,11 @@ def tame_moto() -> None:
         finally:
             self.get_table(table_name).__dict__.pop("_bench_partitions", None)
 
-    Table.query = query
-    Table.put_item = put_item
-    Table.delete_item = delete_item
-    DynamoDBBackend.update_item = update_item
-    Table._bench_fast_queries = True
+    Table.query = query  # type: ignore[method-assign]
+    Table.put_item = put_item  # type: ignore[method-assign]
+    Table.delete_item = delete_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    Table._bench_fast_queries = True  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -75,11 +75,11 @@ def _floor_ms(stand: Any, items: list[dict[str, Any]], table_name: str) -> dict[
         stand.log.enabled = True
 
 
-def run_once(assignments: int, run: int) -> dict[str, Any]:
+def run_once(assignments: int, run: int, *, write_parallelism: int | None = None) -> dict[str, Any]:
     from timerack_bridge.api.handler import handle
 
     timecards = assignments * 2
-    with moto_stand() as stand:
+    with moto_stand(write_parallelism=write_parallelism) as stand:
         seed_agency(stand, clients=1, assignments_per_client=assignments, employees=False)
         body = batch_body(assignments)
         out: dict[str, Any] = {}
@@ -125,6 +125,7 @@ def run_once(assignments: int, run: int) -> dict[str, Any]:
 
 # Paired runs per size (full, quick): a 5,000-timecard run takes about two minutes on moto.
 RUNS = {1_000: (3, 1), 5_000: (1, 1)}
+DIAGNOSTIC_SIZE = 1_000
 
 
 def bench(sizes: tuple[int, ...] = (1_000, 5_000)) -> list[Figure]:
@@ -199,14 +200,14 @@ def bench(sizes: tuple[int, ...] = (1_000, 5_000)) -> list[Figure]:
                 note="strongly consistent BatchGetItem + Queries",
             )
         )
-        sizes = "; ".join(f"{kind} {n} x {mean:.0f} B" for kind, (n, mean) in sorted(first["sizes"].items()))
+        by_kind = "; ".join(f"{kind} {n} x {mean:.0f} B" for kind, (n, mean) in sorted(first["sizes"].items()))
         figures.append(
             Figure(
                 SECTION,
                 f"{tag}: items written (first send)",
                 sum(n for n, _ in first["sizes"].values()),
                 "count",
-                note=sizes,
+                note=by_kind,
             )
         )
         client_cpu = median([r["create"]["client_cpu_ms"] for r in runs])
@@ -246,4 +247,23 @@ def bench(sizes: tuple[int, ...] = (1_000, 5_000)) -> list[Figure]:
                         note=note,
                     )
                 )
+        if timecards == DIAGNOSTIC_SIZE:
+            # In-process moto runs one call at a time under the GIL: writer threads cannot overlap
+            # anything and only contend. Shown to size that effect; the figures above use the default (8).
+            single = run_once(assignments, 99, write_parallelism=1)["create"]
+            ratio = single["ms"] / single["floor_ms"]
+            figures.append(
+                Figure(
+                    SECTION,
+                    f"{tag}: wall time, first send, 1 writer thread",
+                    single["ms"],
+                    "ms",
+                    floor=single["floor_ms"],
+                    paired_ratio=ratio,
+                    note=(
+                        f"diagnostic (write_parallelism=1, one run): client-side CPU "
+                        f"{single['client_cpu_ms'] / timecards:.2f} ms / timecard"
+                    ),
+                )
+            )
     return figures
