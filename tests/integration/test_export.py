@@ -199,39 +199,140 @@ def test_a_run_short_of_time_starts_no_client_it_cannot_finish(store: AdminStore
         ("INITECH-1", "failed"),
     ]
     assert "ran out of time" in (run.clients[1].error or "")
-    assert store.get("EXPORTLOCK#GLOBEX-1", "LOCK") is None
+    # And the run's lease is given back: the next run does not wait for it to expire
+    assert store.get("EXPORTLOCK", "RUN") is None
 
 
 # ------------------------------------------------------------------ the lock
 
 
-def test_lock_refuses_a_second_concurrent_run(store: AdminStore, clients: list[str]) -> None:
+def test_a_second_run_of_every_client_skips_them_all_while_the_first_runs(
+    store: AdminStore, clients: list[str]
+) -> None:
     nested: list[Any] = []
 
     class ReentrantDestination(RecordingDestination):
         def send(self, payload: ExportPayload) -> None:
-            # While this run holds ACME-1, a second run starts (another schedule tick, a manual export)
+            # While the first run is exporting ACME-1, a second one starts (another tick, the CLI)
             if payload.client_key == "ACME-1" and not nested:
                 nested.append(run_export(store, RecordingDestination(), today=TODAY))
             super().send(payload)
 
     first = run_export(store, ReentrantDestination(), today=TODAY)
     assert [c.status for c in first.clients] == ["exported"] * 3
+    # Then the second run sends nothing and says so for every client
     second = nested[0]
-    # Then the second run skips the client held by the first and exports the others
     assert [(c.client_key, c.status) for c in second.clients] == [
+        ("ACME-1", "skipped-locked"),
+        ("GLOBEX-1", "skipped-locked"),
+        ("INITECH-1", "skipped-locked"),
+    ]
+    assert all("another run" in (c.error or "") for c in second.clients)
+    # And after the first run nothing is held: the next run exports every client
+    assert store.get("EXPORTLOCK", "RUN") is None
+    assert [c.status for c in run_export(store, RecordingDestination(), today=TODAY).clients] == ["exported"] * 3
+
+
+def test_one_client_export_and_a_run_of_every_client_never_send_the_same_client_together(
+    store: AdminStore, clients: list[str]
+) -> None:
+    inner: dict[str, Any] = {}
+
+    class WholeRunDuring(RecordingDestination):
+        def send(self, payload: ExportPayload) -> None:
+            # While a manual export of ACME-1 is sending, the hourly run starts
+            inner["whole"] = run_export(store, RecordingDestination(), today=TODAY)
+            super().send(payload)
+
+    manual = run_export(store, WholeRunDuring(), client_key="ACME-1", today=TODAY)
+    assert manual.clients[0].status == "exported"
+    # Then the whole run skips ACME-1 only
+    assert [(c.client_key, c.status) for c in inner["whole"].clients] == [
         ("ACME-1", "skipped-locked"),
         ("GLOBEX-1", "exported"),
         ("INITECH-1", "exported"),
     ]
 
+    class OneClientDuring(RecordingDestination):
+        def send(self, payload: ExportPayload) -> None:
+            if payload.client_key == "GLOBEX-1":
+                # While the hourly run is sending GLOBEX-1, a rep exports INITECH-1 by hand
+                inner["manual"] = run_export(store, RecordingDestination(), client_key="INITECH-1", today=TODAY)
+            super().send(payload)
 
-def test_lock_expires_and_is_released_only_by_its_owner(dynamodb: Any, store: AdminStore, clients: list[str]) -> None:
+    whole = run_export(store, OneClientDuring(), today=TODAY)
+    assert [c.status for c in whole.clients] == ["exported"] * 3
+    # Then the manual export is refused (the whole run will send INITECH-1 itself)
+    assert inner["manual"].clients[0].status == "skipped-locked"
+    assert store.get("EXPORTLOCK", "CLIENT#INITECH-1") is None
+
+
+def test_a_run_of_every_client_writes_its_lease_twice_however_many_clients(
+    dynamodb: Any, store: AdminStore, clients: list[str]
+) -> None:
+    for n in range(4, 10):
+        store.put_customer(
+            Customer(customer_id=n * 100, name=f"C{n}", hierarchy_node_id="branch", timerack_client_key=f"C-{n}")
+        )
+    lease_calls: list[str] = []
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if "EXPORTLOCK" in repr(params):
+            lease_calls.append(model.name)
+
+    dynamodb.meta.events.register("before-call.dynamodb", count)
+    try:
+        run = run_export(store, RecordingDestination(), today=TODAY)
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    assert len(run.clients) == 9 and run.failures == 0
+    # One Put to take the lease, one Query for clients exported by hand, one Delete to give it back
+    assert sorted(lease_calls) == ["DeleteItem", "PutItem", "Query"]
+
+
+def test_a_long_run_renews_its_lease_and_stops_when_another_run_took_it(
+    dynamodb: Any, store: AdminStore, clients: list[str]
+) -> None:
+    clock = [1_800_000_000.0]
+    # A lease of 100 s; the recording destination's worst case (30 s) + the reserve (10 s) must fit
+    lock = ExportLock(dynamodb, "main", lock_seconds=100, clock=lambda: clock[0])
+
+    class SlowDestination(RecordingDestination):
+        def send(self, payload: ExportPayload) -> None:
+            clock[0] += 70  # each client takes 70 s: the lease needs renewing before each next one
+            super().send(payload)
+
+    run = run_export(store, SlowDestination(), lock=lock, today=TODAY)
+    assert [c.status for c in run.clients] == ["exported"] * 3
+    assert store.get("EXPORTLOCK", "RUN") is None
+
+    class StalledDestination(RecordingDestination):
+        def send(self, payload: ExportPayload) -> None:
+            # The run stalls past its lease; another run takes the lease over meanwhile
+            clock[0] += 150
+            assert lock.acquire_run() is not None
+            super().send(payload)
+
+    run = run_export(store, StalledDestination(), lock=lock, today=TODAY)
+    # Then it starts no further client: the other run owns them now
+    assert [(c.client_key, c.status) for c in run.clients] == [
+        ("ACME-1", "exported"),
+        ("GLOBEX-1", "failed"),
+        ("INITECH-1", "failed"),
+    ]
+    assert "lost its export lease" in (run.clients[1].error or "")
+    # And it does not delete the other run's lease
+    assert store.get("EXPORTLOCK", "RUN") is not None
+
+
+def test_client_leases_expire_and_are_released_only_by_their_owner(
+    dynamodb: Any, store: AdminStore, clients: list[str]
+) -> None:
     clock = [1_800_000_000.0]
     lock = ExportLock(dynamodb, "main", lock_seconds=60, clock=lambda: clock[0])
     owner = lock.acquire("ACME-1")
     assert owner and lock.acquire("ACME-1") is None
-    item = store.get("EXPORTLOCK#ACME-1", "LOCK")
+    item = store.get("EXPORTLOCK", "CLIENT#ACME-1")
     assert item["expiresAt"] == 1_800_000_060 and item["owner"] == owner
     # A run while it is held skips the client
     assert (
@@ -243,7 +344,12 @@ def test_lock_expires_and_is_released_only_by_its_owner(dynamodb: Any, store: Ad
     assert taker and taker != owner
     assert lock.release("ACME-1", owner) is False
     assert lock.release("ACME-1", taker) is True
-    assert store.get("EXPORTLOCK#ACME-1", "LOCK") is None
+    assert store.get("EXPORTLOCK", "CLIENT#ACME-1") is None
+    # A whole run's lease, while live, refuses every client lease; expired, it refuses none
+    lease = lock.acquire_run()
+    assert lease is not None and lock.acquire("GLOBEX-1") is None
+    clock[0] += 61
+    assert lock.acquire("GLOBEX-1") is not None
 
 
 # ------------------------------------------------------------------ HTTPS with retries

@@ -26,7 +26,8 @@ Query or a transaction, never Scan.
 | batches of a client, newest first     | gsi1pk=HISTORY#{clientKey}  | gsi1sk={submittedAt}#{batchId}  | gsi1  |
 | payroll email settings of a client    | CLIENTKEY#{key}             | PAYROLLEMAIL                    |       |
 | one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
-| export lock of a client (TTL)         | EXPORTLOCK#{clientKey}      | LOCK                            |       |
+| export lease of a whole run (TTL)     | EXPORTLOCK                  | RUN                             |       |
+| export lease of one client (TTL)      | EXPORTLOCK                  | CLIENT#{clientKey}              |       |
 
 The stream carries new images; the mailer's filter keeps completed batches with errors.
 Idempotency records (Powertools) live in their own small table with a TTL.

@@ -1,8 +1,20 @@
-"""One export of a client at a time: a lock item with an expiry, taken with a conditional write.
+"""Two runs never export the same client at the same time: leases in one small partition.
 
-The item is `pk=EXPORTLOCK#{clientKey}, sk=LOCK` with `owner` (a random token) and `expiresAt`
-(epoch seconds, the table's TTL attribute). DynamoDB's TTL deletes expired items late (hours), so
-the condition itself treats an expired lock as free; a run that died is taken over after the expiry.
+Items (pk `EXPORTLOCK`), each with `owner` (a random token) and `expiresAt` (epoch seconds, the
+table's TTL attribute):
+
+- `sk=RUN`: the lease of a run that exports every client (the hourly schedule, `timerack-bridge
+  export`). One conditional Put at the start, one conditional Delete at the end: 2 writes a run
+  however many clients, where a lock per client cost 2 per client. The run renews it (a conditional
+  Update) before a client whose worst-case send would outlast it, and stops starting clients if it
+  was lost, so an expired lease never lets two runs overlap.
+- `sk=CLIENT#{clientKey}`: the lease of a run that exports some clients (one client key, or the
+  clients a rep can see). Taken in a transaction with a check that no whole run holds its lease;
+  a whole run, once its lease is taken, reads the live client leases (one Query) and skips those
+  clients. Either way a client is exported by one run at a time.
+
+DynamoDB's TTL deletes expired items late (hours), so every condition treats an expired lease as
+free; a run that died is taken over after the expiry.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,12 +31,40 @@ from botocore.exceptions import ClientError
 from timerack_bridge.store.base import encode, key
 from timerack_bridge.tables import TTL_ATTRIBUTE
 
-# Longer than one client's worst case: retries with timeouts (see HttpsDestination) stay well under it.
+# Longer than one client's worst case (retries with timeouts, see HttpsDestination) and than a Lambda
+# invocation (15 minutes at most), so the export function never needs to renew.
 DEFAULT_LOCK_SECONDS = 900
+
+LOCK_PK = "EXPORTLOCK"
+RUN_SK = "RUN"
+CLIENT_PREFIX = "CLIENT#"
+
+_FREE = "attribute_not_exists(pk) OR #exp < :now"
+_OWNED = "#owner = :owner"
+
+
+@dataclass
+class RunLease:
+    """A whole run's lease: its owner token and when it expires (epoch seconds)."""
+
+    owner: str
+    expires_at: int
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _transaction_refused(exc: ClientError) -> bool:
+    """A cancelled transaction whose only refusals are conditions (not throttling or conflicts)."""
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])} - {"None", None}
+    return bool(codes) and codes <= {"ConditionalCheckFailed"}
 
 
 class ExportLock:
-    """Per-client export locks in the main table; takes its boto3 DynamoDB client as an argument."""
+    """Export leases in the main table; takes its boto3 DynamoDB client as an argument."""
 
     def __init__(
         self,
@@ -38,50 +79,123 @@ class ExportLock:
         self.lock_seconds = lock_seconds
         self.clock = clock
 
-    @staticmethod
-    def _pk(client_key: str) -> str:
-        return f"EXPORTLOCK#{client_key}"
+    def _now(self) -> int:
+        return int(self.clock())
 
-    def acquire(self, client_key: str) -> str | None:
-        """The owner token when the lock was free (or expired), None when another run holds it."""
-        now = int(self.clock())
-        owner = secrets.token_urlsafe(16)
-        item = {
-            "pk": self._pk(client_key),
-            "sk": "LOCK",
-            "owner": owner,
-            "client_key": client_key,
-            TTL_ATTRIBUTE: now + self.lock_seconds,
-        }
+    def _names_values(self, **values: dict[str, str]) -> dict[str, Any]:
+        names = {"#exp": TTL_ATTRIBUTE}
+        if ":owner" in values:
+            names["#owner"] = "owner"
+        return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+    # ------------------------------------------------------------ a whole run
+
+    def acquire_run(self) -> RunLease | None:
+        """The run's lease when no other whole run holds one (or it expired); None otherwise."""
+        now = self._now()
+        lease = RunLease(owner=secrets.token_urlsafe(16), expires_at=now + self.lock_seconds)
+        item = {"pk": LOCK_PK, "sk": RUN_SK, "owner": lease.owner, TTL_ATTRIBUTE: lease.expires_at}
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item=encode(item),
-                ConditionExpression="attribute_not_exists(pk) OR #exp < :now",
-                ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ConditionExpression=_FREE,
+                **self._names_values(**{":now": {"N": str(now)}}),
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
+                return None
+            raise
+        return lease
+
+    def renew_run(self, lease: RunLease) -> bool:
+        """Extend the lease from now; False when it expired and another run took it over."""
+        expires_at = self._now() + self.lock_seconds
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=key(LOCK_PK, RUN_SK),
+                UpdateExpression="SET #exp = :exp",
+                ConditionExpression=_OWNED,
+                **self._names_values(**{":owner": {"S": lease.owner}, ":exp": {"N": str(expires_at)}}),
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        lease.expires_at = expires_at
+        return True
+
+    def ensure_run(self, lease: RunLease, needed_seconds: float) -> bool:
+        """Before a client: True when the lease outlasts `needed_seconds` more work (renewed if need be)."""
+        if lease.expires_at - self.clock() > needed_seconds:
+            return True
+        return self.renew_run(lease)
+
+    def release_run(self, lease: RunLease) -> bool:
+        return self._delete_owned(RUN_SK, lease.owner)
+
+    def leased_clients(self) -> set[str]:
+        """Client keys under a live client lease (read consistently, after the run's lease is taken)."""
+        now = self._now()
+        leased: set[str] = set()
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            page = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": LOCK_PK}, ":prefix": {"S": CLIENT_PREFIX}},
+                ConsistentRead=True,
+                **kwargs,
+            )
+            for item in page.get("Items", []):
+                if int(item[TTL_ATTRIBUTE]["N"]) >= now:
+                    leased.add(item["sk"]["S"][len(CLIENT_PREFIX) :])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return leased
+
+    @contextmanager
+    def run_held(self) -> Iterator[RunLease | None]:
+        """`with lock.run_held() as lease:` lease is None when another whole run holds it."""
+        lease = self.acquire_run()
+        try:
+            yield lease
+        finally:
+            if lease is not None:
+                self.release_run(lease)
+
+    # ------------------------------------------------------------ one client
+
+    def acquire(self, client_key: str) -> str | None:
+        """The owner token of the client's lease; None when a run (whole, or of this client) holds it."""
+        now = self._now()
+        owner = secrets.token_urlsafe(16)
+        item = {
+            "pk": LOCK_PK,
+            "sk": f"{CLIENT_PREFIX}{client_key}",
+            "owner": owner,
+            "client_key": client_key,
+            TTL_ATTRIBUTE: now + self.lock_seconds,
+        }
+        free = {"ConditionExpression": _FREE, **self._names_values(**{":now": {"N": str(now)}})}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"ConditionCheck": {"TableName": self.table_name, "Key": key(LOCK_PK, RUN_SK), **free}},
+                    {"Put": {"TableName": self.table_name, "Item": encode(item), **free}},
+                ]
+            )
+        except ClientError as exc:
+            if _transaction_refused(exc):
                 return None
             raise
         return owner
 
     def release(self, client_key: str, owner: str) -> bool:
-        """Delete the lock if this owner still holds it; False when it expired and another run took it."""
-        try:
-            self.client.delete_item(
-                TableName=self.table_name,
-                Key=key(self._pk(client_key), "LOCK"),
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        """Delete the client's lease if this owner still holds it; False when another run took it over."""
+        return self._delete_owned(f"{CLIENT_PREFIX}{client_key}", owner)
 
     @contextmanager
     def held(self, client_key: str) -> Iterator[bool]:
@@ -92,3 +206,18 @@ class ExportLock:
         finally:
             if owner is not None:
                 self.release(client_key, owner)
+
+    def _delete_owned(self, sk: str, owner: str) -> bool:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=key(LOCK_PK, sk),
+                ConditionExpression=_OWNED,
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True

@@ -1,9 +1,10 @@
-"""The export run: client by client, each under its lock, each failure kept to its own client."""
+"""The export run: client by client under one lease for the run (or one per client); failures kept to their client."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,8 +12,8 @@ from pydantic import ValidationError
 
 from timerack_bridge.exceptions import NotFoundError
 from timerack_bridge.export.destinations import DestinationError, ExportDestination
-from timerack_bridge.export.lock import ExportLock
-from timerack_bridge.export.models import ClientOutcome, ExportRun
+from timerack_bridge.export.lock import ExportLock, RunLease
+from timerack_bridge.export.models import ClientOutcome, ClientStatus, ExportRun
 from timerack_bridge.export.payload import build_client_export, in_export_window
 from timerack_bridge.models import Assignment, Customer
 from timerack_bridge.store.admin import AdminStore
@@ -40,9 +41,10 @@ def export_client(
     customer: Customer,
     *,
     today: date,
-    now: datetime,
+    now: datetime | None = None,
 ) -> ClientOutcome:
     """Build one client's payload and send it; raises what CLIENT_FAILURES lists."""
+    now = now or datetime.now(UTC)
     assignments = list(_window_assignments(admin_store, customer, today))
     employees = admin_store.batch_get_employees(sorted({a.employee_id for a in assignments}))
     payload = build_client_export(customer, assignments, employees, today=today, generated_at=now)
@@ -81,7 +83,8 @@ def run_export(
 
     Clients are read one index page at a time and exported one at a time, so memory holds one
     client's data however many clients there are. `include` narrows the clients (the API passes
-    the caller's visibility); `lock` defaults to the lock items of the admin store's table;
+    the caller's visibility); `lock` defaults to the lease items of the admin store's table (a run
+    of every client holds one lease, a narrower run one per client: see `export.lock`);
     `progress` is called with each client's outcome as soon as it is known. With `seconds_left`
     (the Lambda's remaining time), a client is only started while a worst-case send still fits;
     the clients after that are reported failed ("not started") rather than cut off mid-send.
@@ -90,24 +93,78 @@ def run_export(
     started = datetime.now(UTC)
     today = today or started.date()
     run = ExportRun(started_at=started, destination=destination.name)
-    for customer in _clients(admin_store, client_key):
-        if include is not None and not include(customer):
-            continue
-        if seconds_left is not None and seconds_left() < destination.longest_send_seconds + RESERVE_SECONDS:
-            outcome = ClientOutcome(
-                client_key=customer.timerack_client_key or "",
-                customer_id=customer.customer_id,
-                status="failed",
-                error="not started: the run ran out of time; the next run exports it",
-            )
-        else:
-            outcome = _export_locked(admin_store, destination, lock, customer, today=today)
+    customers = (c for c in _clients(admin_store, client_key) if include is None or include(c))
+    needed = destination.longest_send_seconds + RESERVE_SECONDS
+
+    def record(outcome: ClientOutcome) -> None:
         run.clients.append(outcome)
         _log_outcome(outcome)
         if progress is not None:
             progress(outcome)
+
+    def out_of_time() -> bool:
+        return seconds_left is not None and seconds_left() < needed
+
+    if client_key is None and include is None:
+        with lock.run_held() as lease:
+            if lease is None:
+                for customer in customers:
+                    record(_outcome(customer, "skipped-locked", "another run is exporting every client"))
+            else:
+                leased = lock.leased_clients()
+                lost = False
+                for customer in customers:
+                    if out_of_time():
+                        record(_outcome(customer, "failed", NOT_STARTED_TIME))
+                    elif (customer.timerack_client_key or "") in leased:
+                        record(_outcome(customer, "skipped-locked", "another run is exporting this client"))
+                    else:
+                        lease_ok = False if lost else _guarded_lease(lock, lease, needed, customer)
+                        if lease_ok is True:
+                            export = partial(export_client, admin_store, destination, customer, today=today)
+                            record(_guarded(customer, export))
+                        elif lease_ok is False:
+                            lost = True  # another run holds every client now: start none of the rest
+                            record(_outcome(customer, "failed", NOT_STARTED_LEASE))
+                        else:
+                            record(lease_ok)  # the lease could not be checked (DynamoDB refused): this client only
+    else:
+        for customer in customers:
+            if out_of_time():
+                record(_outcome(customer, "failed", NOT_STARTED_TIME))
+            else:
+                record(_export_locked(admin_store, destination, lock, customer, today=today))
     run.finished_at = datetime.now(UTC)
     return run
+
+
+NOT_STARTED_TIME = "not started: the run ran out of time; the next run exports it"
+NOT_STARTED_LEASE = "not started: the run lost its export lease to another run; the next run exports it"
+
+
+def _outcome(customer: Customer, status: ClientStatus, error: str | None = None) -> ClientOutcome:
+    return ClientOutcome(
+        client_key=customer.timerack_client_key or "",
+        customer_id=customer.customer_id,
+        status=status,
+        error=error,
+    )
+
+
+def _guarded(customer: Customer, export: Callable[[], ClientOutcome]) -> ClientOutcome:
+    """The client's outcome; a failure it may have (CLIENT_FAILURES) is kept to it."""
+    try:
+        return export()
+    except CLIENT_FAILURES as exc:
+        return _outcome(customer, "failed", _describe(exc))
+
+
+def _guarded_lease(lock: ExportLock, lease: RunLease, needed: float, customer: Customer) -> bool | ClientOutcome:
+    """True while the run's lease covers one more client (renewed if need be), False once lost."""
+    try:
+        return lock.ensure_run(lease, needed)
+    except CLIENT_FAILURES as exc:
+        return _outcome(customer, "failed", _describe(exc))
 
 
 def _export_locked(
@@ -118,19 +175,13 @@ def _export_locked(
     *,
     today: date,
 ) -> ClientOutcome:
-    client_key = customer.timerack_client_key or ""
-    try:
-        with lock.held(client_key) as taken:
+    def export() -> ClientOutcome:
+        with lock.held(customer.timerack_client_key or "") as taken:
             if not taken:
-                return ClientOutcome(client_key=client_key, customer_id=customer.customer_id, status="skipped-locked")
-            return export_client(admin_store, destination, customer, today=today, now=datetime.now(UTC))
-    except CLIENT_FAILURES as exc:
-        return ClientOutcome(
-            client_key=client_key,
-            customer_id=customer.customer_id,
-            status="failed",
-            error=_describe(exc),
-        )
+                return _outcome(customer, "skipped-locked", "another run is exporting this client")
+            return export_client(admin_store, destination, customer, today=today)
+
+    return _guarded(customer, export)
 
 
 def _describe(exc: BaseException) -> str:
