@@ -451,17 +451,74 @@ def time_moto() -> None:
     BotocoreStubber._bench_timed = True  # type: ignore[attr-defined]
 
 
-@contextmanager
-def no_stream_history() -> Iterator[None]:
-    """moto keeps every stream record in the process; DynamoDB keeps them on its side. For memory figures."""
-    from moto.dynamodb.models.table import StreamShard
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SERVER = (
+    "import sys; from benchmarks.common import tame_moto; tame_moto(); "
+    "from infra.local.moto_stand_in import install_fast_transactions; install_fast_transactions(); "
+    "from moto.server import main; main(sys.argv[1:])"
+)
 
-    original = StreamShard.add
-    StreamShard.add = lambda self, old, new: None  # type: ignore[method-assign]
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server (`tame_moto`, the project's fast transactions) in its own process; yields its URL.
+
+    For figures that must not count the stand-in's own work: first invocations of fresh processes,
+    and the memory of the export (what a Lambda holds, without the database in the same process).
+    """
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        yield
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        StreamShard.add = original  # type: ignore[method-assign]
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@contextmanager
+def server_stand(endpoint: str) -> Iterator[Stand]:
+    """Services on a moto server in another process, with the client the API function builds."""
+    from timerack_bridge import tables
+    from timerack_bridge.api import deps
+    from timerack_bridge.config import Settings
+
+    with environment({**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}):
+        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE)
+        services = deps.build_services(settings=settings)
+        log = CallLog()
+        attach_call_log(services.dynamodb, log)
+        tables.create_tables(services.dynamodb, MAIN_TABLE, IDEMPOTENCY_TABLE)
+        deps.use(services)
+        try:
+            yield Stand(services=services, client=services.dynamodb, log=log)
+        finally:
+            deps.use(None)
 
 
 def batch_write(client: Any, table_name: str, items: list[dict[str, Any]]) -> int:
