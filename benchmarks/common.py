@@ -198,7 +198,9 @@ class CallLog:
     writes: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)  # (table, item, transactional)
     deletes: list[tuple[str, bool]] = field(default_factory=list)  # (table, transactional)
     transact_sizes: list[int] = field(default_factory=list)  # actions per TransactWriteItems
-    rcu: float = 0.0
+    transactions: list[list[dict[str, Any]]] = field(default_factory=list)  # their TransactItems, as sent
+    # Read replies, kept by reference and sized afterwards: the hook adds next to nothing to a timed call.
+    read_replies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     op_ms: dict[str, float] = field(default_factory=dict)  # wall time inside each kind of call
     enabled: bool = True
 
@@ -207,12 +209,27 @@ class CallLog:
         self.writes.clear()
         self.deletes.clear()
         self.transact_sizes.clear()
-        self.rcu = 0.0
+        self.transactions.clear()
+        self.read_replies.clear()
         self.op_ms.clear()
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+    @property
+    def rcu(self) -> float:
+        """Estimated read units of the replies seen (GetItem, BatchGetItem strongly consistent; Query not)."""
+        units = 0.0
+        for name, parsed in self.read_replies:
+            if name == "GetItem" and "Item" in parsed:
+                units += read_units(item_size(parsed["Item"]), consistent=True)
+            elif name == "BatchGetItem":
+                for items in parsed.get("Responses", {}).values():
+                    units += sum(read_units(item_size(i), consistent=True) for i in items)
+            elif name in ("Query", "Scan"):
+                units += read_units(sum(item_size(i) for i in parsed.get("Items", [])), consistent=False)
+        return units
 
     def count(self, *operations: str) -> int:
         return sum(self.calls[o] for o in operations)
@@ -260,6 +277,7 @@ def attach_call_log(client: Any, log: CallLog) -> None:
                         log.deletes.append((table_name, False))
         elif name == "TransactWriteItems":
             log.transact_sizes.append(len(params["TransactItems"]))
+            log.transactions.append(params["TransactItems"])  # botocore does not change its input
             for action in params["TransactItems"]:
                 if "Put" in action:
                     log.writes.append((action["Put"]["TableName"], action["Put"]["Item"], True))
@@ -276,14 +294,8 @@ def attach_call_log(client: Any, log: CallLog) -> None:
         name = model.name
         elapsed = (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
         log.op_ms[name] = log.op_ms.get(name, 0.0) + elapsed
-        if name == "GetItem" and "Item" in parsed:
-            log.rcu += read_units(item_size(parsed["Item"]), consistent=True)
-        elif name == "BatchGetItem":
-            for items in parsed.get("Responses", {}).values():
-                log.rcu += sum(read_units(item_size(i), consistent=True) for i in items)
-        elif name in ("Query", "Scan"):
-            size = sum(item_size(i) for i in parsed.get("Items", []))
-            log.rcu += read_units(size, consistent=False)
+        if name in ("GetItem", "BatchGetItem", "Query", "Scan"):
+            log.read_replies.append((name, parsed))
 
     client.meta.events.register("before-call.dynamodb", before_call)
     client.meta.events.register("before-parameter-build.dynamodb", before_build)
