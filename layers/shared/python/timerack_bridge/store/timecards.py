@@ -62,14 +62,16 @@ WriteOutcome = Literal["written", "condition-failed", "conflict"]
 # caller retries with backoff, then reports the unit. A transaction is all or nothing, so no unit is
 # ever half-written; an InternalServerError may still have applied it, which the caller detects by
 # reading the unit's version back after the condition fails on the retry.
-RETRYABLE_ERRORS = frozenset({
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TransactionInProgressException",
-    "InternalServerError",
-    "ServiceUnavailable",
-})
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
 
 
 class TimecardStore(TableStore):
@@ -119,13 +121,19 @@ class TimecardStore(TableStore):
         actions: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": encode(header), **condition}}]
         for card in cards:
             actions.append(
-                {"Put": {"TableName": self.table_name,
-                         "Item": {**key(pk, f"TC#{wb}#{card['pay_code']['S']}"), **card}}}
+                {"Put": {"TableName": self.table_name, "Item": {**key(pk, f"TC#{wb}#{card['pay_code']['S']}"), **card}}}
             )
         for pay_code in unit.delete_pay_codes:
             actions.append({"Delete": {"TableName": self.table_name, "Key": key(pk, f"TC#{wb}#{pay_code}")}})
-        version_item = encode({"pk": pk, "sk": f"VERSION#{wb}#{unit.version}", "weekend_bill": wb,
-                               "version": unit.version, "batch_id": unit.batch_id})
+        version_item = encode(
+            {
+                "pk": pk,
+                "sk": f"VERSION#{wb}#{unit.version}",
+                "weekend_bill": wb,
+                "version": unit.version,
+                "batch_id": unit.batch_id,
+            }
+        )
         version_item["timecards"] = {"L": [{"M": card} for card in cards]}
         actions.append({"Put": {"TableName": self.table_name, "Item": version_item}})
         try:
@@ -138,7 +146,10 @@ class TimecardStore(TableStore):
             codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if codes and codes[0] == "ConditionalCheckFailed":
                 return "condition-failed"
-            if any(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for c in codes) or not codes:
+            if (
+                any(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for c in codes)
+                or not codes
+            ):
                 return "conflict"
             raise
         return "written"
