@@ -1,13 +1,16 @@
 """What a batch costs the API function, without changing what it does.
 
-The DynamoDB client the API builds skips botocore's client-side validation: the models refuse
-malformed input first.
+The DynamoDB client the API builds skips botocore's client-side validation (the models refuse
+malformed input first); the bulk reads of a large batch run their 100-key calls side by side.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections import Counter
+from datetime import date
 from typing import Any
 
 import pytest
@@ -95,3 +98,80 @@ def test_a_batch_on_the_api_client_is_written_as_on_the_test_client(
     assert again.status == 200 and again.json["counts"]["replaced"] == 2, again.text[:300]
     cards = api("GET", "/v1/timecards?assignmentId=1001&weekendBill=2026-11-22").json["items"]
     assert [(c["totalHours"], c["adjustments"][0]["amount"]) for c in cards] == [(8.0, 25.5)]
+
+
+BULK_ASSIGNMENTS = range(3001, 3251)  # 250 assignments: three 100-key calls for each bulk read
+
+
+class MeetingClient:
+    """The test client, except that a BatchGetItem waits (up to two seconds) for another one of the
+    same read to be in flight with it, and records how many were: calls made one after another
+    never meet."""
+
+    WAIT_SECONDS = 2.0
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._changed = threading.Condition()
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.threads: dict[str, set[int]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        [request] = kwargs["RequestItems"].values()
+        read = request["Keys"][0]["sk"]["S"].split("#")[0]  # ASSIGNMENT or UNIT
+        with self._changed:
+            self.calls[read] += 1
+            self.threads.setdefault(read, set()).add(threading.get_ident())
+            self.in_flight[read] += 1
+            self.most_in_flight[read] = max(self.most_in_flight[read], self.in_flight[read])
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.most_in_flight[read] >= 2, timeout=self.WAIT_SECONDS)
+        try:
+            return self._client.batch_get_item(**kwargs)
+        finally:
+            with self._changed:
+                self.in_flight[read] -= 1
+
+
+@pytest.fixture
+def bulk_agency(agency: Agency, services: Any) -> list[dict[str, Any]]:
+    """The standard agency plus 250 active assignments of its client: the timecards of one batch."""
+    from timerack_bridge.models import Assignment
+
+    for assignment_id in BULK_ASSIGNMENTS:
+        services.admin.put_assignment(
+            Assignment(
+                assignment_id=assignment_id,
+                employee_id=501,
+                customer_id=100,
+                hierarchy_node_id="branch",
+                status="Active",
+                start_date=date(2026, 1, 5),
+            )
+        )
+    return [timecard(assignment_id, 501, hours=7.5) for assignment_id in BULK_ASSIGNMENTS]
+
+
+def test_the_bulk_reads_of_a_batch_make_their_calls_side_by_side(
+    api: ApiCall, services: Any, bulk_agency: list[dict[str, Any]]
+) -> None:
+    from timerack_bridge.api import deps
+
+    # Given the API's services on a client that tells calls in flight together from calls in turn
+    meeting = MeetingClient(services.dynamodb)
+    deps.use(deps.Services(settings=services.settings, dynamodb=meeting))
+    # When a batch of 250 assignments is sent, and sent again
+    first = api("POST", "/v1/timecard-batches", batch(*bulk_agency))
+    again = api("POST", "/v1/timecard-batches", batch(*bulk_agency))
+    # Then every unit was created, then replaced: both reads found what they had to
+    assert first.status == 200 and first.json["counts"]["created"] == len(BULK_ASSIGNMENTS), first.text[:300]
+    assert again.status == 200 and again.json["counts"]["replaced"] == len(BULK_ASSIGNMENTS), again.text[:300]
+    # And each read's three 100-key calls of each send were on more than one thread, in flight together
+    assert meeting.calls == {"ASSIGNMENT": 6, "UNIT": 6}
+    assert meeting.most_in_flight["ASSIGNMENT"] >= 2 and meeting.most_in_flight["UNIT"] >= 2
+    assert all(len(threads) >= 2 for threads in meeting.threads.values())

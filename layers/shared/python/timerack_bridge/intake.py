@@ -129,7 +129,9 @@ def submit_batch(
             unit.error = errors.HIERARCHY_LEVEL
         pending = []
 
-    assignments = admin.batch_get_assignments([u.assignment_id for u in pending]) if pending else {}
+    # The bulk reads' 100-key calls run side by side, on as many threads as the unit writes below.
+    readers = settings.write_parallelism
+    assignments = admin.batch_get_assignments([u.assignment_id for u in pending], workers=readers) if pending else {}
     client_customers = admin.customer_tree_ids(customer.customer_id) if pending else set()
     week_cache: dict[str, date | None] = {}
     open_weeks_cache: dict[str, list[date]] = {}
@@ -175,7 +177,7 @@ def submit_batch(
         checked.append(unit)
 
     unit_keys = [(u.assignment_id, u.weekend_bill) for u in checked if u.weekend_bill is not None]
-    states = store.unit_states(unit_keys) if unit_keys else {}
+    states = store.unit_states(unit_keys, workers=readers) if unit_keys else {}
 
     def plan(unit: _Unit, state: UnitState | None) -> None:
         assert unit.weekend_bill is not None

@@ -161,8 +161,8 @@ class AdminStore(TableStore):
         item = self.get(f"ASSIGNMENT#{assignment_id}", "ASSIGNMENT")
         return Assignment(**strip_keys(item)) if item else None
 
-    def batch_get_assignments(self, assignment_ids: Sequence[int]) -> dict[int, Assignment]:
-        found = self.batch_get([(f"ASSIGNMENT#{i}", "ASSIGNMENT") for i in assignment_ids])
+    def batch_get_assignments(self, assignment_ids: Sequence[int], *, workers: int = 1) -> dict[int, Assignment]:
+        found = self.batch_get([(f"ASSIGNMENT#{i}", "ASSIGNMENT") for i in assignment_ids], workers=workers)
         return {item["assignment_id"]: Assignment(**strip_keys(item)) for item in found.values()}
 
     def iter_customer_assignments(self, customer_id: int) -> Iterator[Assignment]:

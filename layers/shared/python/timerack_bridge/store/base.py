@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -88,24 +89,39 @@ class TableStore:
     def put(self, item: dict[str, Any], **kwargs: Any) -> None:
         self.client.put_item(TableName=self.table_name, Item=encode(item), **kwargs)
 
-    def batch_get(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk), 100 keys a call, unprocessed keys retried with backoff."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
+    def batch_get(self, keys: Sequence[tuple[str, str]], *, workers: int = 1) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk) in the order of the keys, 100 keys a call, unprocessed keys retried with
+        backoff. With workers > 1 the calls run on that many threads at most (a boto3 client is
+        thread-safe); the result is the same either way."""
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), MAX_BATCH_GET):
-            pending: list[dict[str, Any]] = [key(pk, sk) for pk, sk in unique[start : start + MAX_BATCH_GET]]
-            attempt = 0
-            while pending:
-                response = self.client.batch_get_item(
-                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
-                )
-                for raw in response.get("Responses", {}).get(self.table_name, []):
-                    item = decode(raw)
-                    found[(item["pk"], item["sk"])] = item
-                pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-                if pending:
-                    attempt += 1
-                    time.sleep(min(0.05 * 2**attempt, 2.0))
+        chunks = [unique[start : start + MAX_BATCH_GET] for start in range(0, len(unique), MAX_BATCH_GET)]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if workers > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+                for part in pool.map(self._batch_get_chunk, chunks):
+                    found.update(part)
+        else:
+            for chunk in chunks:
+                found.update(self._batch_get_chunk(chunk))
+        # DynamoDB answers in no particular order: the keys' order makes the result deterministic.
+        return {k: found[k] for k in unique if k in found}
+
+    def _batch_get_chunk(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """One BatchGetItem of at most 100 keys, then its unprocessed keys until none is left."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        pending: list[dict[str, Any]] = [key(pk, sk) for pk, sk in keys]
+        attempt = 0
+        while pending:
+            response = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
+            )
+            for raw in response.get("Responses", {}).get(self.table_name, []):
+                item = decode(raw)
+                found[(item["pk"], item["sk"])] = item
+            pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            if pending:
+                attempt += 1
+                time.sleep(min(0.05 * 2**attempt, 2.0))
         return found
 
     def query_pages(self, **kwargs: Any) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:

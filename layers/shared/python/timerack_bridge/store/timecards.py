@@ -75,8 +75,8 @@ RETRYABLE_ERRORS = frozenset(
 
 
 class TimecardStore(TableStore):
-    def unit_states(self, keys: Sequence[UnitKey]) -> dict[UnitKey, UnitState]:
-        found = self.batch_get([(f"ASSIGNMENT#{a}", _unit_sk(w)) for a, w in keys])
+    def unit_states(self, keys: Sequence[UnitKey], *, workers: int = 1) -> dict[UnitKey, UnitState]:
+        found = self.batch_get([(f"ASSIGNMENT#{a}", _unit_sk(w)) for a, w in keys], workers=workers)
         states: dict[UnitKey, UnitState] = {}
         for (_, _), item in found.items():
             states[(int(item["assignment_id"]), date.fromisoformat(item["weekend_bill"]))] = unit_state_of(item)
