@@ -1,13 +1,15 @@
 """What a batch costs the API function, without changing what it does.
 
 The DynamoDB client the API builds skips botocore's client-side validation (the models refuse
-malformed input first); the bulk reads of a large batch run their 100-key calls side by side.
+malformed input first); the bulk reads of a large batch run their 100-key calls side by side; the
+batch body's repr carries counts, not timecards (Powertools logs it eagerly).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections import Counter
 from datetime import date
@@ -175,3 +177,18 @@ def test_the_bulk_reads_of_a_batch_make_their_calls_side_by_side(
     assert meeting.calls == {"ASSIGNMENT": 6, "UNIT": 6}
     assert meeting.most_in_flight["ASSIGNMENT"] >= 2 and meeting.most_in_flight["UNIT"] >= 2
     assert all(len(threads) >= 2 for threads in meeting.threads.values())
+
+
+def test_the_route_arguments_powertools_logs_name_no_timecard(
+    api: ApiCall, bulk_agency: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given Powertools' resolver logging at debug level (it formats the message whatever the level)
+    caplog.set_level(logging.DEBUG, logger="aws_lambda_powertools.event_handler.api_gateway")
+    # When a batch of 250 timecards is sent
+    reply = api("POST", "/v1/timecard-batches", batch(*bulk_agency))
+    assert reply.status == 200, reply.text[:300]
+    # Then the route arguments it logs are a line, with the counts and none of the timecards
+    [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Calling API Route Handler")]
+    assert len(logged) < 300, logged[:500]
+    assert "<250 timecards>" in logged and CLIENT_KEY in logged
+    assert "3001" not in logged and "501" not in logged and "7.5" not in logged and "REG" not in logged

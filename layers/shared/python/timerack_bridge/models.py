@@ -274,6 +274,16 @@ class TimecardBatchIn(TimerackModel):
     # The count limit is checked by the route (413 with the limit), not here (it would be a 422).
     timecards: list[TimecardIn]
 
+    def __repr__(self) -> str:
+        # Counts, not content: Powertools logs a route's arguments with an f-string whatever the log
+        # level, so the full repr of a 5,000-timecard body was built on every batch (tens of ms), and
+        # it would put employees' hours into a log if debug logging were ever on.
+        period = f"{self.pay_period.start}..{self.pay_period.end}" if self.pay_period else None
+        count = len(self.timecards)
+        return f"TimecardBatchIn(client_key={self.client_key!r}, pay_period={period!r}, timecards=<{count} timecards>)"
+
+    __str__ = __repr__
+
 
 class Punch(CamelModel):
     in_: str = Field(alias="in")
