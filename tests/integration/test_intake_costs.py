@@ -2,7 +2,8 @@
 
 The DynamoDB client the API builds skips botocore's client-side validation (the models refuse
 malformed input first); the bulk reads of a large batch run their 100-key calls side by side; the
-batch body's repr carries counts, not timecards (Powertools logs it eagerly).
+batch body's repr carries counts, not timecards (Powertools logs it eagerly); a health check builds
+no DynamoDB client.
 """
 
 from __future__ import annotations
@@ -192,3 +193,22 @@ def test_the_route_arguments_powertools_logs_name_no_timecard(
     assert len(logged) < 300, logged[:500]
     assert "<250 timecards>" in logged and CLIENT_KEY in logged
     assert "3001" not in logged and "501" not in logged and "7.5" not in logged and "REG" not in logged
+
+
+def test_a_health_check_builds_no_dynamodb_client(api: ApiCall, monkeypatch: pytest.MonkeyPatch) -> None:
+    from timerack_bridge.api import deps
+
+    # Given a fresh function: no services built yet, and building them would fail the test
+    deps.use(None)
+
+    def build_services(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the DynamoDB client was built")
+
+    monkeypatch.setattr(deps, "build_services", build_services)
+    # When the health route is called, and a body over the size limit is sent
+    health = api("GET", "/v1/health", principal=None)
+    too_large = api("POST", "/v1/timecard-batches", raw="x" * (5 * 1024 * 1024 + 1))
+    # Then both are answered from the settings alone
+    assert health.status == 200 and health.json["version"]
+    assert too_large.status == 413
+    assert deps._current is None

@@ -54,3 +54,10 @@ def services() -> Services:
     if _current is None:
         _current = build_services()
     return _current
+
+
+def current_settings() -> Settings:
+    """The current services' settings, without building their DynamoDB client when there are none yet
+    (the handler checks the body size before routing: a health check needs no client)."""
+    current = _current
+    return current.settings if current is not None else get_settings()

@@ -69,7 +69,7 @@ def unreadable_json(text: str) -> str | None:
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One API Gateway proxy event in, one proxy response out (Lambda and the local runtime alike)."""
-    limit = deps.services().settings.max_body_bytes
+    limit = deps.current_settings().max_body_bytes
     body = event.get("body") or ""
     size = len(body.encode("utf-8", errors="surrogatepass")) if isinstance(body, str) else len(body)
     if event.get("isBase64Encoded"):
