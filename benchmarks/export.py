@@ -56,9 +56,12 @@ def floor_reads(stand: Any) -> int:
             items += 1
             employee_ids: list[str] = []
             for assignments in pages(
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"CUSTASSIGN#{customer['customer_id']['N']}"}},
+                IndexName="gsi2",
+                KeyConditionExpression="gsi2pk = :pk AND begins_with(gsi2sk, :assignment)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"UNDER#{customer['customer_id']['N']}"},
+                    ":assignment": {"S": "ASSIGNMENT#"},
+                },
             ):
                 items += len(assignments)
                 employee_ids.extend(a["employee_id"]["N"] for a in assignments)

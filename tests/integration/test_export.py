@@ -325,6 +325,28 @@ def test_a_long_run_renews_its_lease_and_stops_when_another_run_took_it(
     assert store.get("EXPORTLOCK", "RUN") is not None
 
 
+def test_a_client_costs_one_query_and_one_batch_get_and_its_child_customers_one_query_each(
+    dynamodb: Any, store: AdminStore, clients: list[str]
+) -> None:
+    calls: list[str] = []
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append(model.name)
+
+    dynamodb.meta.events.register("before-call.dynamodb", count)
+    try:
+        run = run_export(store, RecordingDestination(), today=TODAY)
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    assert [c.status for c in run.clients] == ["exported"] * 3
+    # The clients page; per client one Query of its partition (assignments and child customers together)
+    # plus one per child customer (ACME-1 has a child and a grandchild), and one BatchGetItem of employees;
+    # the run's lease: Put, Query of client leases, Delete
+    assert calls.count("Query") == 1 + (3 + 2) + 1
+    assert calls.count("BatchGetItem") == 3
+    assert sorted(set(calls)) == ["BatchGetItem", "DeleteItem", "PutItem", "Query"]
+
+
 def test_client_leases_expire_and_are_released_only_by_their_owner(
     dynamodb: Any, store: AdminStore, clients: list[str]
 ) -> None:

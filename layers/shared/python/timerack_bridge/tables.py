@@ -12,11 +12,11 @@ Query or a transaction, never Scan.
 | customer                              | CUSTOMER#{id}               | CUSTOMER                        |       |
 | customer by client key (unique claim) | CLIENTKEY#{key}             | CLAIM                           |       |
 | all clients (export)                  | gsi1pk=CLIENTS              | gsi1sk={clientKey}              | gsi1  |
-| child customers of a customer         | gsi2pk=PARENT#{id}          | gsi2sk=CUSTOMER#{id:012}        | gsi2  |
+| child customers of a customer         | gsi2pk=UNDER#{parentId}     | gsi2sk=CUSTOMER#{id:012}        | gsi2  |
 | employee                              | EMPLOYEE#{id}               | EMPLOYEE                        |       |
 | employees by hasPinOverride           | gsi1pk=PINOVERRIDE#{bool}   | gsi1sk=EMPLOYEE#{id:012}        | gsi1  |
 | assignment                            | ASSIGNMENT#{id}             | ASSIGNMENT                      |       |
-| assignments of a customer (export)    | gsi1pk=CUSTASSIGN#{custId}  | gsi1sk=ASSIGNMENT#{id:012}      | gsi1  |
+| assignments of a customer (export)    | gsi2pk=UNDER#{custId}       | gsi2sk=ASSIGNMENT#{id:012}      | gsi2  |
 | weeks of a hierarchy node             | WEEKS#{nodeId}              | WEEK#{weekendBill}              |       |
 | replacement unit header (version)     | ASSIGNMENT#{id}             | UNIT#{weekendBill}              |       |
 | units of a week (send to payroll)     | gsi1pk=WEEKUNITS#{wb}#{shard} | gsi1sk=ASSIGNMENT#{id:012}    | gsi1  |

@@ -28,11 +28,20 @@ CLIENT_FAILURES = (DestinationError, ClientError, BotoCoreError, ValidationError
 
 
 def _window_assignments(admin_store: AdminStore, customer: Customer, today: date) -> Iterator[Assignment]:
-    """The assignments of the customer and its child customers that are in the window, page by page."""
-    for customer_id in sorted(admin_store.customer_tree_ids(customer.customer_id)):
-        for assignment in admin_store.iter_customer_assignments(customer_id):
-            if in_export_window(assignment, today):
-                yield assignment
+    """The assignments of the customer and its child customers that are in the window, page by page.
+
+    One Query per customer of the tree: a customer's index partition holds its assignments and its
+    child customers together, so a client without child customers costs one Query (and its pages).
+    """
+    pending, seen = [customer.customer_id], {customer.customer_id}
+    while pending:
+        for entry in admin_store.iter_customer_contents(pending.pop()):
+            if isinstance(entry, Customer):
+                if entry.customer_id not in seen:
+                    seen.add(entry.customer_id)
+                    pending.append(entry.customer_id)
+            elif in_export_window(entry, today):
+                yield entry
 
 
 def export_client(

@@ -27,6 +27,12 @@ def _id12(value: int) -> str:
     return f"{value:012d}"
 
 
+# What belongs to a customer, in one gsi2 partition UNDER#{customerId}: its assignments, then its
+# child customers ("A" sorts before "C"), so the export reads a customer's part of a client in one Query.
+_ASSIGNMENT = "ASSIGNMENT#"
+_CHILD = "CUSTOMER#"
+
+
 class AdminStore(TableStore):
     # ------------------------------------------------------------ hierarchy
     def put_node(self, node: HierarchyNode) -> None:
@@ -76,8 +82,8 @@ class AdminStore(TableStore):
             item |= {"gsi1pk": "CLIENTS", "gsi1sk": customer.timerack_client_key}
         if customer.parent_customer_id is not None:
             item |= {
-                "gsi2pk": f"PARENT#{customer.parent_customer_id}",
-                "gsi2sk": f"CUSTOMER#{_id12(customer.customer_id)}",
+                "gsi2pk": f"UNDER#{customer.parent_customer_id}",
+                "gsi2sk": f"{_CHILD}{_id12(customer.customer_id)}",
             }
         previous = self.get(f"CUSTOMER#{customer.customer_id}", "CUSTOMER", consistent=True)
         old_key = previous.get("timerack_client_key") if previous else None
@@ -104,7 +110,7 @@ class AdminStore(TableStore):
             yield Customer(**strip_keys(item))
 
     def child_customers(self, customer_id: int) -> list[Customer]:
-        return [Customer(**strip_keys(i)) for i in self.iter_index("gsi2", f"PARENT#{customer_id}")]
+        return [Customer(**strip_keys(i)) for i in self.iter_index("gsi2", f"UNDER#{customer_id}", _CHILD)]
 
     def customer_tree_ids(self, customer_id: int) -> set[int]:
         """The customer and all its descendants (child customers, their children, ...)."""
@@ -151,8 +157,8 @@ class AdminStore(TableStore):
             {
                 "pk": f"ASSIGNMENT#{assignment.assignment_id}",
                 "sk": "ASSIGNMENT",
-                "gsi1pk": f"CUSTASSIGN#{assignment.customer_id}",
-                "gsi1sk": f"ASSIGNMENT#{_id12(assignment.assignment_id)}",
+                "gsi2pk": f"UNDER#{assignment.customer_id}",
+                "gsi2sk": f"{_ASSIGNMENT}{_id12(assignment.assignment_id)}",
                 **assignment.model_dump(mode="json"),
             }
         )
@@ -166,8 +172,16 @@ class AdminStore(TableStore):
         return {item["assignment_id"]: Assignment(**strip_keys(item)) for item in found.values()}
 
     def iter_customer_assignments(self, customer_id: int) -> Iterator[Assignment]:
-        for item in self.iter_index("gsi1", f"CUSTASSIGN#{customer_id}"):
+        for item in self.iter_index("gsi2", f"UNDER#{customer_id}", _ASSIGNMENT):
             yield Assignment(**strip_keys(item))
+
+    def iter_customer_contents(self, customer_id: int) -> Iterator[Assignment | Customer]:
+        """The customer's assignments, then its child customers: one index partition, page by page."""
+        for item in self.iter_index("gsi2", f"UNDER#{customer_id}"):
+            if item["gsi2sk"].startswith(_CHILD):
+                yield Customer(**strip_keys(item))
+            else:
+                yield Assignment(**strip_keys(item))
 
     # ------------------------------------------------------------ weeks
     def put_week(self, week: Week) -> None:

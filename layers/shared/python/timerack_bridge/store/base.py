@@ -171,11 +171,18 @@ class TableStore:
         response = self.client.query(**params)
         return [decode(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
-    def iter_index(self, index: str, partition: str) -> Iterator[dict[str, Any]]:
+    def iter_index(self, index: str, partition: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of an index partition (those whose sort key starts with `sk_prefix`), page by page."""
+        if sk_prefix is None:
+            return self.query_all(
+                IndexName=index,
+                KeyConditionExpression=f"{index}pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": partition}},
+            )
         return self.query_all(
             IndexName=index,
-            KeyConditionExpression=f"{index}pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": partition}},
+            KeyConditionExpression=f"{index}pk = :pk AND begins_with({index}sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":prefix": {"S": sk_prefix}},
         )
 
 
