@@ -44,3 +44,27 @@ def test_the_model_itself_is_unchanged() -> None:
     assert batch.model_dump(mode="json", by_alias=True)["timecards"][1]["days"][0]["punches"] == [
         {"in": "0815", "out": "1530"}
     ]
+
+
+def test_the_repr_of_a_feed_import_names_its_size_not_its_rows() -> None:
+    from timerack_bridge.api.routes.imports import TimecardImportIn
+
+    content = "Assignment ID,Employee ID,Pay Code,Hours\n1001,501,REG,7.25\n" * 2_000
+    body = TimecardImportIn.model_validate(
+        {
+            "feedType": "Timerack Feed",
+            "parentCustomerId": 300,
+            "weekendBill": "2026-11-22",
+            "fileName": "week47.csv",
+            "content": content,
+        }
+    )
+    assert (
+        repr(body)
+        == str(body)
+        == (
+            "TimecardImportIn(feed_type='Timerack Feed', parent_customer_id=300, weekend_bill='2026-11-22', "
+            f"file_name='week47.csv', content=<{len(content)} chars>)"
+        )
+    )
+    assert "1001" not in repr(body) and "7.25" not in repr(body)

@@ -29,6 +29,16 @@ class TimecardImportIn(CamelModel):
     file_name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     content: str
 
+    def __repr__(self) -> str:
+        # The file's size, not its rows: Powertools formats a route's arguments into a debug message
+        # whatever the log level (see TimecardBatchIn.__repr__); the feed holds employees' hours.
+        return (
+            f"TimecardImportIn(feed_type={self.feed_type!r}, parent_customer_id={self.parent_customer_id}, "
+            f"weekend_bill='{self.weekend_bill}', file_name={self.file_name!r}, content=<{len(self.content)} chars>)"
+        )
+
+    __str__ = __repr__
+
 
 class RowErrorOut(CamelModel):
     row: int
