@@ -202,6 +202,7 @@ class CallLog:
     # Read replies, kept by reference and sized afterwards: the hook adds next to nothing to a timed call.
     read_replies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     op_ms: dict[str, float] = field(default_factory=dict)  # wall time inside each kind of call
+    spans: list[tuple[str, float, float]] = field(default_factory=list)  # (operation, start, end) of each call
     enabled: bool = True
 
     def reset(self) -> None:
@@ -211,6 +212,7 @@ class CallLog:
         self.transact_sizes.clear()
         self.transactions.clear()
         self.read_replies.clear()
+        self.spans.clear()
         self.op_ms.clear()
 
     @property
@@ -230,6 +232,15 @@ class CallLog:
             elif name in ("Query", "Scan"):
                 units += read_units(sum(item_size(i) for i in parsed.get("Items", [])), consistent=False)
         return units
+
+    def busy_ms(self, *operations: str) -> float:
+        """Wall time during which at least one call of these operations was in flight (overlaps once)."""
+        busy, reach = 0.0, float("-inf")
+        for _, start, end in sorted((s for s in self.spans if s[0] in operations), key=lambda s: s[1]):
+            if end > reach:
+                busy += end - max(start, reach)
+                reach = end
+        return busy * 1000
 
     def count(self, *operations: str) -> int:
         return sum(self.calls[o] for o in operations)
@@ -292,8 +303,10 @@ def attach_call_log(client: Any, log: CallLog) -> None:
         if not log.enabled:
             return
         name = model.name
-        elapsed = (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
-        log.op_ms[name] = log.op_ms.get(name, 0.0) + elapsed
+        end = time.perf_counter()
+        start = getattr(started, "at", end)
+        log.op_ms[name] = log.op_ms.get(name, 0.0) + (end - start) * 1000
+        log.spans.append((name, start, end))
         if name in ("GetItem", "BatchGetItem", "Query", "Scan"):
             log.read_replies.append((name, parsed))
 
