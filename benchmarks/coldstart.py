@@ -270,7 +270,7 @@ def bench() -> list[Figure]:
                     first[name].append(child(statement, env, paths, invoke))
                     if name in no_pyc:
                         # No compiled files beside the sources: every layer module is compiled on import,
-                        # as from the layers deployed today (--no-compile, __pycache__ excluded, /opt read-only).
+                        # as from a layer built without Python 3.14 at hand (no bytecode; /opt read-only).
                         no_pyc[name].append(child(statement, env, bare_paths, invoke))
 
     floor = median([s["import_ms"] for s in samples["floor"]])
@@ -345,7 +345,7 @@ def bench() -> list[Figure]:
                 without,
                 "ms",
                 floor=with_pyc,
-                note="informational: floor column = the same with .pyc; the dependency layer is built --no-compile",
+                note="informational: floor column = the same with .pyc; layers built without Python 3.14 (no bytecode)",
             )
         )
     return figures

@@ -15,6 +15,19 @@ SHARED_LAYER_DIR = REPO_ROOT / "layers" / "shared"
 DEPENDENCIES_LAYER_DIR = REPO_ROOT / "layers" / "dependencies"
 # What never goes into a Lambda asset.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", "tests", ".build-stamp"]
+# The Lambda runtime's Python; infra/build_layers.sh builds the dependency layer for the same version.
+LAMBDA_PYTHON = "3.14"
+# The dependency layer keeps the bytecode infra/build_layers.sh compiles for the runtime's Python
+# (when that interpreter is on the build machine): /opt is read-only, so without it every cold start
+# compiles boto3, botocore, pydantic and Powertools from source (docs/benchmarks.md). Bytecode of any
+# other Python is left out. Later patterns win: the "!" pattern takes the runtime's .pyc back.
+DEPENDENCY_LAYER_EXCLUDES = [
+    "**/*.pyc",
+    f"!**/__pycache__/*.cpython-{LAMBDA_PYTHON.replace('.', '')}.pyc",
+    ".pytest_cache",
+    "tests",
+    ".build-stamp",
+]
 
 STACK_PREFIX = "TimerackBridge"
 APPLICATION_TAG = "TimerackBridge"

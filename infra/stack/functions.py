@@ -56,7 +56,7 @@ class Layers(Construct):
         self.dependencies = lambda_.LayerVersion(
             self,
             "Dependencies",
-            code=lambda_.Code.from_asset(str(dependencies_layer_dir), exclude=constants.ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(dependencies_layer_dir), exclude=constants.DEPENDENCY_LAYER_EXCLUDES),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="Runtime dependencies (Powertools, pydantic, boto3) as arm64 wheels",

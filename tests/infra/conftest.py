@@ -51,6 +51,13 @@ def _synthesize(outdir: Path) -> dict[str, str]:
     dependencies = outdir.parent / "dependencies-layer"
     (dependencies / "python").mkdir(parents=True, exist_ok=True)
     (dependencies / "python" / "placeholder.txt").write_text("test stand-in\n", encoding="utf-8")
+    # Bytecode as infra/build_layers.sh leaves it with Python 3.14 on the machine, and a stray cache
+    # of the build machine's own Python: the stack must ship the first and drop the second.
+    cache = dependencies / "python" / "somepkg" / "__pycache__"
+    cache.mkdir(parents=True, exist_ok=True)
+    (dependencies / "python" / "somepkg" / "mod.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (cache / "mod.cpython-314.pyc").write_bytes(b"runtime bytecode")
+    (cache / "mod.cpython-311.pyc").write_bytes(b"build machine bytecode")
 
     app = build_app(load_tenants(), dependencies_layer_dir=dependencies, outdir=str(outdir), context=cdk_json_context())
     # cdk-nag runs here as a validation plugin: any unacknowledged finding raises.

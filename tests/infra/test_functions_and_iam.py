@@ -106,3 +106,40 @@ def test_the_mailer_may_send_only_as_the_tenant_identity(synthesized):
         for statement in ses:
             (resource,) = _as_list(statement["Resource"])
             assert {"Ref": identity_id} in resource["Fn::Join"][1]
+
+
+def _layer_asset_files(synthesized, stack: str, description_start: str) -> set[str]:
+    """The files of a layer's staged asset in the cloud assembly, relative to the asset's root."""
+    from pathlib import Path
+
+    outdir = Path(synthesized.template_files[stack]).parent
+    for layer in synthesized.resources(stack, "AWS::Lambda::LayerVersion").values():
+        if layer["Properties"]["Description"].startswith(description_start):
+            asset = outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+            return {str(path.relative_to(asset)) for path in asset.rglob("*") if path.is_file()}
+    raise AssertionError(f"no layer described {description_start!r} in {stack}")
+
+
+def test_the_dependency_layer_ships_bytecode_for_the_runtime_python_only(synthesized):
+    # A cold start then loads compiled boto3/pydantic/Powertools instead of compiling them (/opt is read-only)
+    from infra.stack import constants
+    from infra.stack.functions import RUNTIME
+
+    assert f"python{constants.LAMBDA_PYTHON}" == RUNTIME.name
+    for stack in synthesized.templates:
+        files = _layer_asset_files(synthesized, stack, "Runtime dependencies")
+        assert "python/somepkg/__pycache__/mod.cpython-314.pyc" in files
+        assert "python/somepkg/__pycache__/mod.cpython-311.pyc" not in files
+        assert "python/somepkg/mod.py" in files
+        # The shared layer ships sources only (the developer's own caches are of another Python)
+        assert not any(name.endswith(".pyc") for name in _layer_asset_files(synthesized, stack, "timerack_bridge"))
+
+
+def test_the_layer_build_compiles_for_the_runtime_python():
+    from pathlib import Path
+
+    from infra.stack import constants
+
+    script = (Path(__file__).resolve().parents[2] / "infra" / "build_layers.sh").read_text(encoding="utf-8")
+    assert f'PYTHON_VERSION="{constants.LAMBDA_PYTHON}"' in script
+    assert "compileall" in script and "--invalidation-mode unchecked-hash" in script
