@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -206,6 +207,21 @@ def test_a_run_short_of_time_starts_no_client_it_cannot_finish(store: AdminStore
 # ------------------------------------------------------------------ the lock
 
 
+@contextmanager
+def recorded_calls(dynamodb: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every DynamoDB call the client makes inside the block: (operation, parameters)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params))
+
+    dynamodb.meta.events.register("before-call.dynamodb", record)
+    try:
+        yield calls
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", record)
+
+
 def test_a_second_run_of_every_client_skips_them_all_while_the_first_runs(
     store: AdminStore, clients: list[str]
 ) -> None:
@@ -274,20 +290,11 @@ def test_a_run_of_every_client_writes_its_lease_twice_however_many_clients(
         store.put_customer(
             Customer(customer_id=n * 100, name=f"C{n}", hierarchy_node_id="branch", timerack_client_key=f"C-{n}")
         )
-    lease_calls: list[str] = []
-
-    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
-        if "EXPORTLOCK" in repr(params):
-            lease_calls.append(model.name)
-
-    dynamodb.meta.events.register("before-call.dynamodb", count)
-    try:
+    with recorded_calls(dynamodb) as calls:
         run = run_export(store, RecordingDestination(), today=TODAY)
-    finally:
-        dynamodb.meta.events.unregister("before-call.dynamodb", count)
     assert len(run.clients) == 9 and run.failures == 0
     # One Put to take the lease, one Query for clients exported by hand, one Delete to give it back
-    assert sorted(lease_calls) == ["DeleteItem", "PutItem", "Query"]
+    assert sorted(name for name, params in calls if "EXPORTLOCK" in repr(params)) == ["DeleteItem", "PutItem", "Query"]
 
 
 def test_a_long_run_renews_its_lease_and_stops_when_another_run_took_it(
@@ -328,16 +335,9 @@ def test_a_long_run_renews_its_lease_and_stops_when_another_run_took_it(
 def test_a_client_costs_one_query_and_one_batch_get_and_its_child_customers_one_query_each(
     dynamodb: Any, store: AdminStore, clients: list[str]
 ) -> None:
-    calls: list[str] = []
-
-    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append(model.name)
-
-    dynamodb.meta.events.register("before-call.dynamodb", count)
-    try:
+    with recorded_calls(dynamodb) as recorded:
         run = run_export(store, RecordingDestination(), today=TODAY)
-    finally:
-        dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    calls = [name for name, _ in recorded]
     assert [c.status for c in run.clients] == ["exported"] * 3
     # The clients page; per client one Query of its partition (assignments and child customers together)
     # plus one per child customer (ACME-1 has a child and a grandchild), and one BatchGetItem of employees;
