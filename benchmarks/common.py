@@ -495,9 +495,9 @@ def moto_server() -> Iterator[str]:
     import subprocess
     import sys
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    from infra.local.runtime import free_port
+
+    port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
@@ -518,12 +518,19 @@ def moto_server() -> Iterator[str]:
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server)
+
+
+def stop_process(process: Any, grace_seconds: float = 10) -> None:
+    """Terminate a child process; kill it if it has not exited within the grace period."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @contextmanager

@@ -22,18 +22,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, median, percentile, quick
+from benchmarks.common import Figure, median, percentile, quick, stop_process
 
 SECTION = "local runtime"
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS_PER_CLIENT = 25  # x 2 pay codes = 50 timecards a post
 FIRST_ASSIGNMENT = 700_000
-
-
-def _free_port() -> int:
-    from infra.local.runtime import free_port
-
-    return free_port()
 
 
 class Connection:
@@ -158,12 +152,13 @@ def _add_assignments(port: int, key: bytes, weekend_bill: date, clients: int) ->
 
 
 def _run(posts: int, concurrency: tuple[int, ...]) -> list[Figure]:
+    from infra.local.runtime import free_port
     from infra.local.seed import DEMO_PRINCIPAL, current_weekend_bill
     from infra.local.tokens import issue_token, signing_key
 
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="timerack-runtime-") as state_dir:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "TIMERACK_PORT": str(port),
@@ -203,12 +198,7 @@ def _run(posts: int, concurrency: tuple[int, ...]) -> list[Figure]:
                     )
                 )
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, grace_seconds=20)
     return figures
 
 

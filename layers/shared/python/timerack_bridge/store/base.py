@@ -173,17 +173,11 @@ class TableStore:
 
     def iter_index(self, index: str, partition: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
         """Every item of an index partition (those whose sort key starts with `sk_prefix`), page by page."""
-        if sk_prefix is None:
-            return self.query_all(
-                IndexName=index,
-                KeyConditionExpression=f"{index}pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": partition}},
-            )
-        return self.query_all(
-            IndexName=index,
-            KeyConditionExpression=f"{index}pk = :pk AND begins_with({index}sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": partition}, ":prefix": {"S": sk_prefix}},
-        )
+        condition, values = f"{index}pk = :pk", {":pk": {"S": partition}}
+        if sk_prefix is not None:
+            condition += f" AND begins_with({index}sk, :prefix)"
+            values[":prefix"] = {"S": sk_prefix}
+        return self.query_all(IndexName=index, KeyConditionExpression=condition, ExpressionAttributeValues=values)
 
 
 def _checked_start(index: str, partition: str, start: dict[str, Any]) -> dict[str, Any]:
