@@ -92,6 +92,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "exported": run.count("exported"),
             "failed": run.failures,
             "skipped_locked": run.count("skipped-locked"),
+            "skipped_not_primary": run.count("skipped-not-primary"),
         },
     )
     return run.model_dump(mode="json", by_alias=True)

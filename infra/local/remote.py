@@ -64,4 +64,19 @@ def import_feed(args: argparse.Namespace) -> int:
     print(f"{'Checking' if args.dry_run else 'Importing'} against {client.base_url} ...", file=sys.stderr)
     status, reply = client.call("POST", "/v1/timecard-imports" + suffix, body)
     print(json.dumps(reply, indent=2))
+    print(import_summary(status, reply), file=sys.stderr)
     return 0 if status == 200 else 1
+
+
+def import_summary(status: int, reply: Any) -> str:
+    """One line after the JSON: imported whole, nothing written, or (a race) partly written."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("rowErrors"), list):
+        message = reply.get("message", "") if isinstance(reply, dict) else reply
+        return f"Refused ({status}): {message}"
+    failing = len({e.get("row") for e in reply["rowErrors"]})
+    if status == 200:
+        done = "Imported the whole file" if reply.get("imported") else "Checked: the whole file can be imported"
+        return f"{done} ({reply.get('rows')} rows)"
+    if status == 422:
+        return f"Not imported, nothing written: {failing} row(s) fail, listed in rowErrors with the reason"
+    return f"Partly imported ({status}): {failing} row(s) changed while importing and were not written (rowErrors)"

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from timerack_bridge.api.deps import Services
 from timerack_bridge.domain.pin import ssn_last_four
+from timerack_bridge.domain.weeks import WEEKDAYS
 from timerack_bridge.models import (
     Assignment,
     AssignmentStatus,
@@ -23,9 +24,9 @@ DEMO_PRINCIPAL = "timerack-portal"
 DEMO_CLIENT_KEY = "ACME-1"
 
 
-def current_weekend_bill(today: date) -> date:
-    """The Sunday that ends the week holding today."""
-    return today + timedelta(days=(6 - today.weekday()) % 7)
+def current_weekend_bill(today: date, week_ending_day: str = "Sunday") -> date:
+    """The agency's week-ending day (Sunday by default) that ends the week holding today."""
+    return today + timedelta(days=(WEEKDAYS.index(week_ending_day) - today.weekday()) % 7)
 
 
 def seed_demo(services: Services, today: date | None = None) -> dict[str, object]:
@@ -137,7 +138,7 @@ def seed_demo(services: Services, today: date | None = None) -> dict[str, object
                 job_title=title,
             )
         )
-    weekend_bill = current_weekend_bill(today)
+    weekend_bill = current_weekend_bill(today, services.settings.week_ending_day)
     for week in (weekend_bill - timedelta(days=7), weekend_bill):
         admin.put_week(Week(weekend_bill=week, hierarchy_node_id="acme-branch", status=WeekStatus.OPEN))
     admin.put_payroll_email(

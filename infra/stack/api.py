@@ -126,6 +126,7 @@ class Api(Construct):
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_IDEMPOTENCY_TABLE_NAME: database.idempotency_table.table_name,
                 constants.ENV_PAY_CODES: ",".join(tenant.pay_codes),
+                constants.ENV_WEEK_ENDING_DAY: tenant.week_ending_day,
                 # POST /v1/exports runs the export inline, so the API carries its configuration.
                 **export.environment,
             },

@@ -34,6 +34,8 @@ class TenantConfig(BaseModel):
     timerack_api_url: str = Field(pattern=r"^https://\S+$")
     schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
+    # The agency's week-ending weekday: every weekend bill falls on it (the API refuses other dates).
+    week_ending_day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_retention_days: int = 365
     api_rate_limit: int = Field(default=50, ge=1, le=10_000)

@@ -84,6 +84,7 @@ MAILER_ITERATOR_AGE_ALARM = Duration.minutes(15)
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 ENV_PAY_CODES = "PAY_CODES"
+ENV_WEEK_ENDING_DAY = "WEEK_ENDING_DAY"
 ENV_EXPORT_DESTINATION = "EXPORT_DESTINATION"
 ENV_TIMERACK_API_URL = "TIMERACK_API_URL"
 ENV_EXPORT_BUCKET = "EXPORT_BUCKET"
@@ -115,8 +116,15 @@ EXPORT_TABLE_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ]
-# GetItem: the batch and the payroll email settings; Put/Update/DeleteItem: the one-email-per-batch marker.
-MAILER_TABLE_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+# GetItem: the customer (and, for a batch stored before the setting was kept on it, BatchGetItem: its
+# customer's current settings); Put/Update/DeleteItem: the one-email-per-batch marker.
+MAILER_TABLE_ACTIONS = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+]
 STREAM_READ_ACTIONS = [
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",

@@ -27,12 +27,13 @@ MAILER_SPEC = FunctionSpec(
 )
 
 
-def batch_with_errors_filter() -> Mapping[str, Any]:
-    """Only a batch record (sk = BATCH) written as completed with hasErrors = true wakes the mailer."""
-    from timerack_bridge.mailer.stream_filter import ERROR_FILE_STREAM_FILTER
+def batch_with_errors_filters() -> list[Mapping[str, Any]]:
+    """Only a batch record (sk = BATCH) written as completed with hasErrors = true, whose error file was
+    asked for when it was sent (or that predates the setting on the batch), wakes the mailer."""
+    from timerack_bridge.mailer.stream_filter import ERROR_FILE_STREAM_FILTERS
 
     # The one definition the local runtime's stream poller applies too.
-    return lambda_.FilterCriteria.filter(ERROR_FILE_STREAM_FILTER)
+    return [lambda_.FilterCriteria.filter(pattern) for pattern in ERROR_FILE_STREAM_FILTERS]
 
 
 class Mailer(Construct):
@@ -66,7 +67,7 @@ class Mailer(Construct):
             event_source_arn=database.stream_arn,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=constants.MAILER_BATCH_SIZE,
-            filters=[batch_with_errors_filter()],
+            filters=batch_with_errors_filters(),
             bisect_batch_on_error=True,
             retry_attempts=constants.MAILER_RETRY_ATTEMPTS,
             max_record_age=constants.MAILER_MAX_RECORD_AGE,

@@ -242,13 +242,14 @@ def test_a_rep_asking_for_another_clients_data_is_refused_and_writes_nothing(
 ) -> None:
     before = table_snapshot(services)
     far_batch = far_client["batch_id"]
-    assert api("GET", "/v1/payroll-history?clientKey=FAR-1").status == 403
-    assert api("GET", f"/v1/payroll-history/{far_batch}").status == 403
-    assert api("GET", f"/v1/payroll-history/{far_batch}/report.csv").status == 403
-    assert api("GET", "/v1/clients/FAR-1/payroll-email").status == 403
-    assert api("PUT", "/v1/clients/FAR-1/payroll-email", {"recipients": ["x@evil.example"]}).status == 403
-    assert api("POST", "/v1/exports", {"clientKey": "FAR-1"}).status == 403
-    assert api("POST", "/v1/timecard-batches", batch(timecard(1006, 502), client_key="FAR-1")).status == 403
+    # Not found, as for a client or batch that does not exist: a rep learns nothing of other clients
+    assert api("GET", "/v1/payroll-history?clientKey=FAR-1").status == 404
+    assert api("GET", f"/v1/payroll-history/{far_batch}").status == 404
+    assert api("GET", f"/v1/payroll-history/{far_batch}/report.csv").status == 404
+    assert api("GET", "/v1/clients/FAR-1/payroll-email").status == 404
+    assert api("PUT", "/v1/clients/FAR-1/payroll-email", {"recipients": ["x@evil.example"]}).status == 404
+    assert api("POST", "/v1/exports", {"clientKey": "FAR-1"}).status == 404
+    assert api("POST", "/v1/timecard-batches", batch(timecard(1006, 502), client_key="FAR-1")).status == 404
     assert (
         api(
             "POST",
@@ -261,7 +262,7 @@ def test_a_rep_asking_for_another_clients_data_is_refused_and_writes_nothing(
                 "content": "",
             },
         ).status
-        == 403
+        == 404
     )
     # Its assignment (node "other") is not visible: not found, as the article words it
     reply = api("GET", "/v1/timecards?assignmentId=1006&weekendBill=2026-11-22")

@@ -54,17 +54,16 @@ def test_the_mailer_only_wakes_for_completed_batches_with_errors(synthesized):
     for stack in synthesized.templates:
         (mapping,) = synthesized.resources(stack, "AWS::Lambda::EventSourceMapping").values()
         properties = mapping["Properties"]
-        (criteria,) = properties["FilterCriteria"]["Filters"]
-        assert json.loads(criteria["Pattern"]) == {
-            "eventName": ["INSERT", "MODIFY"],
-            "dynamodb": {
-                "NewImage": {
-                    "sk": {"S": ["BATCH"]},
-                    "status": {"S": ["completed"]},
-                    "hasErrors": {"BOOL": [True]},
-                }
-            },
-        }
+        completed_with_errors = {"sk": {"S": ["BATCH"]}, "status": {"S": ["completed"]}, "hasErrors": {"BOOL": [True]}}
+        # The error file asked for when the batch was sent, or a batch stored before that setting was kept on it
+        sent_on, legacy = ({"BOOL": [True]}, {"BOOL": [{"exists": False}]})
+        assert [json.loads(c["Pattern"]) for c in properties["FilterCriteria"]["Filters"]] == [
+            {
+                "eventName": ["INSERT", "MODIFY"],
+                "dynamodb": {"NewImage": {**completed_with_errors, "receiveErrorFile": setting}},
+            }
+            for setting in (sent_on, legacy)
+        ]
         assert properties["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
         assert properties["BisectBatchOnFunctionError"] is True
         assert 0 <= properties["MaximumRetryAttempts"] <= 10

@@ -46,6 +46,7 @@ def test_each_function_gets_the_environment_its_code_reads(synthesized):
             assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "TimerackBridge"
         assert set(env["api"]) >= {"IDEMPOTENCY_TABLE_NAME", "PAY_CODES"}
         assert env["api"]["PAY_CODES"] == ",".join(tenant.pay_codes)
+        assert env["api"]["WEEK_ENDING_DAY"] == tenant.week_ending_day
         assert env["export"]["EXPORT_DESTINATION"] == tenant.export_destination
         assert env["export"]["TIMERACK_API_URL"] == tenant.timerack_api_url
         assert "TIMERACK_API_TOKEN_SECRET_ARN" in env["export"]

@@ -38,6 +38,7 @@ def test_defaults_fill_what_a_tenant_leaves_out(tmp_path):
     assert tenant.pay_codes == ("REG", "OT", "DT")
     assert tenant.schedule == "rate(1 hour)"
     assert tenant.domain_prefix == "timerack-acme-111111111111"
+    assert tenant.week_ending_day == "Sunday"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +50,7 @@ def test_defaults_fill_what_a_tenant_leaves_out(tmp_path):
         ({"name": "Acme Staffing"}, "name"),
         ({"payCodes": ["REG", "REG"]}, "unique"),
         ({"logRetentionDays": 42}, "log retention"),
+        ({"weekEndingDay": "Funday"}, "weekEndingDay"),
         ({"unknownField": 1}, "unknownField"),
     ],
 )
@@ -64,3 +66,10 @@ def test_two_tenants_may_not_share_a_name(tmp_path):
 
     with pytest.raises(TenantConfigError, match="unique"):
         load_tenants(_write(tmp_path, [VALID, VALID | {"account": "222222222222"}]))
+
+
+def test_a_tenant_may_set_its_week_ending_day(tmp_path):
+    from infra.stack import load_tenants
+
+    (tenant,) = load_tenants(_write(tmp_path, [VALID | {"weekEndingDay": "Saturday"}]))
+    assert tenant.week_ending_day == "Saturday"

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ApiCall
 
 ADMIN = {"principal": "agency-admin", "admin": True}
+
+
+@pytest.fixture(autouse=True)
+def _branch_node(services: Any) -> None:
+    """The node these records name: a PUT naming a node that does not exist is refused (422)."""
+    from timerack_bridge.models import HierarchyNode
+
+    services.admin.put_node(HierarchyNode(node_id="branch", name="Branch"))
 
 
 def put(api: ApiCall, path: str, body: dict[str, Any]) -> Any:

@@ -376,7 +376,8 @@ def test_another_clients_history_is_refused(api: ApiCall, agency: Agency, servic
     services.admin.put_customer(
         Customer(customer_id=300, name="Far away", hierarchy_node_id="other", timerack_client_key="FAR-1")
     )
-    assert api("GET", "/v1/payroll-history?clientKey=FAR-1").status == 403
+    # Hidden answers like absent (404 both), so a rep cannot learn which keys exist
+    assert api("GET", "/v1/payroll-history?clientKey=FAR-1").status == 404
     assert api("GET", "/v1/payroll-history?clientKey=NOPE").status == 404
 
 

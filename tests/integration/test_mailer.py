@@ -21,9 +21,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from infra.local.stream_poller import lambda_record
 from timerack_bridge.mailer import (
-    ERROR_FILE_STREAM_FILTER,
     MailMarkerStore,
-    matches_pattern,
+    is_error_file_record,
     process_stream_event,
 )
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, Customer, PayrollEmail
@@ -55,8 +54,8 @@ class Aws:
         return [lambda_record(r, self.stream_arn) for r in response["Records"]]
 
     def error_file_event(self) -> dict[str, Any]:
-        """The new stream records that pass the AWS event filter, as one Lambda event."""
-        records = [r for r in self.new_stream_records() if matches_pattern(r, ERROR_FILE_STREAM_FILTER)]
+        """The new stream records that pass the AWS event filters, as one Lambda event."""
+        records = [r for r in self.new_stream_records() if is_error_file_record(r)]
         return {"Records": records}
 
     def sent(self) -> list[Any]:
@@ -66,6 +65,8 @@ class Aws:
         return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
 
     def mail(self, event: dict[str, Any], ses_client: Any = None, **kwargs: Any) -> dict[str, Any]:
+        if not event["Records"]:
+            return {"batchItemFailures": []}  # Lambda invokes nothing when the filters let no record through
         return process_stream_event(
             event, admin_store=self.admin, ses_client=ses_client or self.sesv2, sender=SENDER, **kwargs
         )
@@ -93,6 +94,9 @@ def aws() -> Iterator[Aws]:
         admin.put_customer(
             Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1")
         )
+        admin.put_customer(
+            Customer(customer_id=200, name="Globex", hierarchy_node_id="branch", timerack_client_key="GLOBEX-1")
+        )
         yield Aws(dynamodb, streams, sesv2, admin, BatchStore(dynamodb, TABLE), arn, iterator["ShardIterator"])
 
 
@@ -103,7 +107,8 @@ def payroll_email(aws: Aws, *recipients: str, receive: bool = True, client_key: 
 
 
 def completed_batch(aws: Aws, batch_id: str, *, errors: int = 2, client_key: str = "ACME-1") -> BatchResult:
-    """The API's two writes: "processing" first, then "completed" with the results."""
+    """The API's two writes: "processing" first, then "completed" with the results, each with the
+    customer and the error-file setting of the moment."""
     results = [
         AssignmentResult(
             assignment_id=1001,
@@ -126,18 +131,22 @@ def completed_batch(aws: Aws, batch_id: str, *, errors: int = 2, client_key: str
         ),
     ]
     counts = BatchCounts(assignments=len(results), created=1, replaced=0, errors=errors)
+    customer = aws.admin.get_customer_by_client_key(client_key)
+    assert customer is not None
+    error_file = aws.admin.payroll_email_of(customer)
     batch = BatchResult(
         batch_id=batch_id,
         client_key=client_key,
+        customer_id=customer.customer_id,
         submitted_at=datetime(2026, 11, 23, tzinfo=UTC),
         weekend_bill=WEEKEND_BILL,
         counts=counts,
         results=[],
         status="processing",
     )
-    aws.batches.put_batch(batch)
+    aws.batches.put_batch(batch, error_file=error_file)
     done = batch.model_copy(update={"status": "completed", "results": results})
-    aws.batches.put_batch(done)
+    aws.batches.put_batch(done, error_file=error_file)
     return done
 
 
@@ -291,12 +300,13 @@ class FakeContext:
 def test_the_sample_stream_event_drives_the_handler(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from functions.mailer import mailer_handler
 
-    # Given the function's configuration and ACME-1 receiving the error file
+    # Given the function's configuration, and ACME-1's settings changed since the sample batch was sent
+    # (the batch carries the setting in force then: on, to payroll@acme.example)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("SENDER_EMAIL", SENDER)
     monkeypatch.setenv("EMAIL_OUTBOX_DIR", str(tmp_path))
     mailer_handler.dependencies.cache_clear()
-    payroll_email(aws, "payroll@acme.example")
+    payroll_email(aws, "someone-else@acme.example", receive=False)
     event = json.loads((EVENTS / "mailer-stream.json").read_text())
     # When the sample event arrives
     response = mailer_handler.lambda_handler(event, FakeContext())
@@ -304,6 +314,7 @@ def test_the_sample_stream_event_drives_the_handler(aws: Aws, monkeypatch: pytes
     # Then one email with the sample's two error rows (three CSV rows: one error has two pay codes)
     assert response == {"batchItemFailures": []}
     (sent,) = aws.sent()
+    assert set(sent.destinations) == {"payroll@acme.example"}
     rows = csv_rows(parsed(sent.raw_data))
     assert [(r[0], r[2]) for r in rows[1:]] == [("123", "REG"), ("1003", "REG"), ("1003", "OT")]
     assert len(list(tmp_path.glob("*.eml"))) == 1

@@ -186,7 +186,7 @@ def test_stop_ends_the_thread_promptly(clients: tuple[Any, Any]) -> None:
 def test_the_poller_feeds_the_mailer_and_the_email_lands_in_the_outbox(
     clients: tuple[Any, Any], moto_url: str, tmp_path: Path
 ) -> None:
-    from timerack_bridge.models import PayrollEmail
+    from timerack_bridge.models import Customer, PayrollEmail
     from timerack_bridge.store.admin import AdminStore
 
     dynamodb, streams = clients
@@ -200,6 +200,8 @@ def test_the_poller_feeds_the_mailer_and_the_email_lands_in_the_outbox(
     )
     sesv2.create_email_identity(EmailIdentity="timerack-bridge@agency.example")
     admin = AdminStore(dynamodb, TABLE)
+    # (the settings belong to the Primary Customer holding the key)
+    admin.put_customer(Customer(customer_id=100, name="Acme", hierarchy_node_id="branch", timerack_client_key="ACME-1"))
     admin.put_payroll_email(
         PayrollEmail(client_key="ACME-1", recipients=["payroll@acme.example"], receive_error_file=True)
     )

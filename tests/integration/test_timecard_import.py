@@ -110,7 +110,7 @@ def test_every_kind_of_unreadable_row_is_reported_and_nothing_written(api: ApiCa
     assert sorted(errors) == [3, 4, 5, 6, 7, 8]
     assert "Assignment ID is missing" in errors[3]
     assert "is not a date" in errors[4]
-    assert "is not a number" in errors[5]
+    assert "is not a plain decimal number" in errors[5]
     assert "military time" in errors[6]
     assert "both Hours and a punch" in errors[7]
     assert "Adjustment Amount" in errors[8]
@@ -128,10 +128,14 @@ def test_missing_column_is_reported_on_the_header_row(api: ApiCall, manual_clien
 def test_dry_run_reports_and_writes_nothing(api: ApiCall, manual_client: Agency) -> None:
     content = HEADER + "1001,501,REG,2026-11-16,8,,,,,\n1002,502,REG,bad,8,,,,,\n"
     reply = feed(api, content, dry_run=True)
-    assert reply.status == 200
+    # The same answer as the real import would give: 422, the failing rows, nothing written
+    assert reply.status == 422
     assert [e["row"] for e in reply.json["rowErrors"]] == [3]
-    assert reply.json["batch"]["results"][0]["status"] == "created" and reply.json["imported"] is False
+    assert reply.json["batch"] is None and reply.json["imported"] is False
     assert cards(api, 1001) == []
+    good = feed(api, HEADER + "1001,501,REG,2026-11-16,8,,,,,\n", dry_run=True)
+    assert good.status == 200 and good.json["batch"]["results"][0]["status"] == "created"
+    assert good.json["imported"] is False and cards(api, 1001) == []
 
 
 def test_connect_clients_are_refused(api: ApiCall, agency: Agency) -> None:
@@ -141,15 +145,17 @@ def test_connect_clients_are_refused(api: ApiCall, agency: Agency) -> None:
 
 def test_weekend_bill_must_be_an_open_week(api: ApiCall, manual_client: Agency) -> None:
     reply = feed(api, HEADER + "1001,501,REG,2026-11-24,8,,,,,\n", weekend_bill="2026-11-29")
-    assert reply.status == 200
-    assert reply.json["batch"]["results"][0]["error"] == "There are currently no open weeks visible."
+    # Refused before the file is read, naming the weeks that are open at the customer's node
+    assert reply.status == 409
+    assert reply.json["message"].startswith("There are currently no open weeks visible for the week ending 2026-11-29")
 
 
 def test_other_customers_assignments_are_not_found(api: ApiCall, manual_client: Agency) -> None:
     reply = feed(api, HEADER + "1005,501,REG,2026-11-16,8,,,,,\n")
-    assert reply.json["batch"]["results"][0]["error"] == (
-        "The Assignment with an Id of 1005 could not be found or is not currently visible."
-    )
+    assert reply.status == 422 and reply.json["imported"] is False
+    assert reply.json["rowErrors"] == [
+        {"row": 2, "message": "The Assignment with an Id of 1005 could not be found or is not currently visible."}
+    ]
 
 
 def test_reimport_replaces_rather_than_duplicates(api: ApiCall, manual_client: Agency) -> None:

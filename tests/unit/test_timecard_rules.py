@@ -16,7 +16,7 @@ def card(**overrides: object) -> TimecardIn:
 
 
 def check(*cards: TimecardIn):  # type: ignore[no-untyped-def]
-    return check_unit(cards, weekend_bill=WB, pay_codes=("REG", "OT", "DT"), expected_employee_id=7)
+    return check_unit(cards, weekend_bill=WB, pay_codes=("REG", "OT", "DT"), expected_employee_id=7).drafts
 
 
 def test_punches_in_military_time() -> None:
@@ -73,6 +73,36 @@ def test_exactly_24_hours_is_allowed_and_more_is_not() -> None:
 def test_bad_day_content(days: list[dict[str, object]], message: str) -> None:
     with pytest.raises(ContentError, match=message):
         check(card(days=days))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "20261116",
+        "2026-W47-1",
+        "2026-320",
+        "2026-11-16T00:00",
+        "2026-11-16\n",
+        " 2026-11-16",
+        "\u0662\u0660\u0662\u0666-11-16",
+    ],
+)
+def test_a_day_date_is_exactly_yyyy_mm_dd(written: str) -> None:
+    # Python 3.11 reads "20261116" and "2026-W47-1" as dates; the contract says YYYY-MM-DD only
+    with pytest.raises(ContentError) as refused:
+        check(card(days=[{"date": "2026-11-17", "hours": 8}, {"date": written, "hours": 8}]))
+    assert "days[1].date" in str(refused.value) and "YYYY-MM-DD" in str(refused.value)
+    assert written.strip() not in str(refused.value)  # the value itself is never repeated
+
+
+def test_minus_zero_hours_are_stored_as_zero() -> None:
+    [draft] = check(card(days=[{"date": "2026-11-16", "hours": -0.0}]))
+    assert str(draft.days[0].hours) == "0.0" and str(draft.total_hours) == "0.0"
+
+
+def test_minus_zero_amount_is_stored_as_zero() -> None:
+    [draft] = check(card(adjustments=[{"code": "BONUS", "amount": -0.0}]))
+    assert str(draft.adjustments[0].amount) == "0.0"
 
 
 def test_unknown_pay_code_pay_code_twice_and_wrong_employee() -> None:

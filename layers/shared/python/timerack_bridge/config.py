@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class ConfigurationError(RuntimeError):
     """A required environment variable is missing or invalid."""
+
+
+WeekEndingDay = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 class Settings(BaseModel):
@@ -22,6 +26,8 @@ class Settings(BaseModel):
     max_body_bytes: int = 5 * 1024 * 1024
     write_parallelism: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = 3600
+    # The weekday every weekend bill falls on: an agency setting (TempWorks' week-ending day).
+    week_ending_day: WeekEndingDay = "Sunday"
 
     @field_validator("pay_codes", mode="before")
     @classmethod
@@ -29,6 +35,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(code.strip().upper() for code in value.split(",") if code.strip())
         return value
+
+    @field_validator("week_ending_day", mode="before")
+    @classmethod
+    def _title_case_day(cls, value: object) -> object:
+        return value.strip().title() if isinstance(value, str) else value
 
 
 _ENV = {
@@ -39,6 +50,7 @@ _ENV = {
     "max_body_bytes": "MAX_BODY_BYTES",
     "write_parallelism": "WRITE_PARALLELISM",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+    "week_ending_day": "WEEK_ENDING_DAY",
 }
 
 

@@ -21,7 +21,7 @@ from timerack_bridge.api.auth import TimerackAccess
 from timerack_bridge.domain import errors
 from timerack_bridge.domain.replacement import ReplacementPlan, UnitState, plan_replacement, send_version
 from timerack_bridge.domain.timecards import ContentError, TimecardDraft, check_unit, timecard_id
-from timerack_bridge.domain.weeks import resolve_open_week
+from timerack_bridge.domain.weeks import NodeWeeks, resolve_open_week
 from timerack_bridge.models import (
     Assignment,
     AssignmentResult,
@@ -51,6 +51,7 @@ class _Unit:
     plan: ReplacementPlan | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    content_warnings: list[str] = field(default_factory=list)  # from the checks; kept when the plan is redone
 
 
 def new_batch_id(now: datetime) -> str:
@@ -108,6 +109,7 @@ def submit_batch(
         return BatchResult(
             batch_id=batch_id,
             client_key=customer.timerack_client_key or "",
+            customer_id=customer.customer_id,
             submitted_at=submitted_at,
             weekend_bill=weekend_bill,
             counts=BatchCounts(
@@ -119,9 +121,11 @@ def submit_batch(
             dry_run=dry_run,
         )
 
+    # The error-file setting in force now goes with the batch: a later change adds or removes no email.
+    error_file = admin.payroll_email_of(customer) if not dry_run else None
     if not dry_run:
         # Written first, so an interrupted send still shows in Payroll History.
-        batches.put_batch(batch("processing"))
+        batches.put_batch(batch("processing"), error_file=error_file)
 
     pending = list(units.values())
     if not access.may_create_timecards:
@@ -134,12 +138,13 @@ def submit_batch(
     assignments = admin.batch_get_assignments([u.assignment_id for u in pending], workers=readers) if pending else {}
     client_customers = admin.customer_tree_ids(customer.customer_id) if pending else set()
     week_cache: dict[str, date | None] = {}
-    open_weeks_cache: dict[str, list[date]] = {}
+    weeks_cache: dict[str, NodeWeeks] = {}
 
-    def open_weeks_of(node_id: str) -> list[date]:
-        if node_id not in open_weeks_cache:
-            open_weeks_cache[node_id] = admin.open_weeks(node_id)
-        return open_weeks_cache[node_id]
+    def weeks_of(node_id: str) -> NodeWeeks:
+        # Open and closed: a week closed on a node hides the same week open on its ancestors.
+        if node_id not in weeks_cache:
+            weeks_cache[node_id] = admin.weeks_of_node(node_id)
+        return weeks_cache[node_id]
 
     checked: list[_Unit] = []
     for unit in pending:
@@ -158,21 +163,22 @@ def submit_batch(
         node = assignment.hierarchy_node_id
         if node not in week_cache:
             week_cache[node] = resolve_open_week(
-                node, access.tree, open_weeks_of, preferred_weekend_bill, strict=strict_week
+                node, access.tree, weeks_of, preferred_weekend_bill, strict=strict_week
             )
         unit.weekend_bill = week_cache[node]
         if unit.weekend_bill is None:
             unit.error = errors.NO_OPEN_WEEKS
             continue
         try:
-            unit.drafts = check_unit(
+            content = check_unit(
                 unit.rows,
                 weekend_bill=unit.weekend_bill,
                 pay_codes=settings.pay_codes,
                 expected_employee_id=assignment.employee_id,
             )
+            unit.drafts, unit.content_warnings = content.drafts, content.warnings
         except ContentError as exc:
-            unit.error = f"Assignment {unit.assignment_id}: {exc}"
+            unit.error = exc.for_assignment(unit.assignment_id)
             continue
         checked.append(unit)
 
@@ -189,7 +195,8 @@ def submit_batch(
             new_pay_codes=[d.pay_code for d in unit.drafts],
         )
         unit.error = unit.plan.error
-        unit.warnings = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
+        removed = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
+        unit.warnings = [*unit.content_warnings, *removed]
 
     for unit in checked:
         plan(unit, states.get((unit.assignment_id, unit.weekend_bill)))  # type: ignore[arg-type]
@@ -237,7 +244,7 @@ def submit_batch(
     if dry_run:
         return batch("dry-run")
     final = batch("completed")
-    batches.put_batch(final)
+    batches.put_batch(final, error_file=error_file)
     return final
 
 

@@ -33,17 +33,33 @@ EmailAddress = Annotated[
 ClientKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._\-]+$")]
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits, matched whole: \d takes other scripts' digits and $ a trailing newline.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _iso_date_text(value: object) -> object:
     # pydantic reads a number (or digits as text) as a Unix time: birthDate 0 would be 1970-01-01.
-    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
         return value
     raise ValueError("a date is written YYYY-MM-DD")
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+_ID_DIGITS = re.compile(r"[0-9]{1,16}")
+
+
+def _id_text(value: object) -> object:
+    # A query or path is text, and int() reads "1_001", " 1001", "1001.0" and "+1001" as 1001 too.
+    if (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _ID_DIGITS.fullmatch(value)
+    ):
+        return value
+    raise ValueError("an id is written with the digits 0-9")
+
+
+# An id in a query or path (bounds go on the Query/Path: ge=1, le=2**53).
+IdText = Annotated[int, BeforeValidator(_id_text)]
 
 
 class CamelModel(BaseModel):
@@ -346,6 +362,8 @@ class BatchCounts(CamelModel):
 class BatchResult(CamelModel):
     batch_id: str
     client_key: str
+    # The Primary Customer the batch belongs to (absent on batches stored before it was kept).
+    customer_id: int | None = None
     submitted_at: datetime
     weekend_bill: date | None = None
     counts: BatchCounts
@@ -358,6 +376,7 @@ class BatchResult(CamelModel):
 class BatchSummary(CamelModel):
     batch_id: str
     client_key: str
+    customer_id: int | None = None
     submitted_at: datetime
     weekend_bill: date | None = None
     counts: BatchCounts | None = None

@@ -23,13 +23,23 @@ Query or a transaction, never Scan.
 | current timecards of a unit           | ASSIGNMENT#{id}             | TC#{weekendBill}#{payCode}      |       |
 | every version of a unit (history)     | ASSIGNMENT#{id}             | VERSION#{weekendBill}#{version} |       |
 | Payroll History batch (the outbox)    | BATCH#{batchId}             | BATCH                           |       |
-| batches of a client, newest first     | gsi1pk=HISTORY#{clientKey}  | gsi1sk={submittedAt}#{batchId}  | gsi1  |
-| payroll email settings of a client    | CLIENTKEY#{key}             | PAYROLLEMAIL                    |       |
+| batches of a customer, newest first   | gsi1pk=BATCHES#{customerId} | gsi1sk={submittedAt}#{batchId}  | gsi1  |
+| legacy batches (stored before), read  | gsi1pk=HISTORY#{clientKey}  | gsi1sk={submittedAt}#{batchId}  | gsi1  |
+| payroll email settings of a customer  | CUSTOMER#{id}               | PAYROLLEMAIL                    |       |
+| legacy payroll email settings, read   | CLIENTKEY#{key}             | PAYROLLEMAIL                    |       |
+| owner of a key's legacy records       | CLIENTKEY#{key}             | LEGACY                          |       |
+| key of a customer's legacy records    | CUSTOMER#{id}               | LEGACYKEY                       |       |
 | one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
 | export lease of a whole run (TTL)     | EXPORTLOCK                  | RUN                             |       |
-| export lease of one client (TTL)      | EXPORTLOCK                  | CLIENT#{clientKey}              |       |
+| export lease of one client (TTL)      | EXPORTLOCK                  | CUSTOMER#{customerId}           |       |
 
-The stream carries new images; the mailer's filter keeps completed batches with errors.
+Payroll History, payroll email settings and the export lease belong to the Primary Customer, not to
+its Timerack Client Key (a key can change, or pass to another customer). Records stored before that
+(under the key string) are only read, for the customer they belong to: the one that held the key
+then, kept by the LEGACY / LEGACYKEY pair written when it lets the key go (store/admin.py).
+
+The stream carries new images; the mailer's filters keep completed batches with errors whose error
+file was asked for when they were sent (`receiveErrorFile` on the batch), or that predate that attribute.
 Idempotency records (Powertools) live in their own small table with a TTL.
 """
 

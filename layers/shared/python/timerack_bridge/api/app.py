@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -103,20 +104,67 @@ def handle_bridge_error(error: BridgeError) -> Response:
     return error_response(error.status_code, error.message)
 
 
+# Where Powertools says a value came from; the rest of a location is the field's path.
+_SOURCES = ("body", "query", "path", "header", "cookie")
+_PYTHON_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*_?")
+# pydantic's prefixes of a validator's own message ("Value error, a date is written YYYY-MM-DD").
+_MESSAGE_PREFIX = re.compile(r"^(?:Value|Assertion) error, ")
+MAX_ERRORS_IN_MESSAGE = 3
+
+
+def json_name(part: str) -> str:
+    """The name the user sent: a Python name (assignment_id, weekend_bill, in_) in camelCase."""
+    if not _PYTHON_NAME.fullmatch(part):
+        return part  # already the JSON name (an alias) or a header such as Idempotency-Key
+    head, *rest = part.rstrip("_").split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def field_of(loc: Sequence[Any]) -> str:
+    """A location as the user wrote the field: timecards[2].days[0].date, weekendBill."""
+    parts = list(loc)[1:] if loc and loc[0] in _SOURCES else list(loc)
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + json_name(str(part))
+    return text or "body"
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """pydantic's message, without the input: a value sent in the wrong field can be an SSN."""
+    message = _MESSAGE_PREFIX.sub("", str(error.get("msg", "")))
+    value = error.get("input")
+    if isinstance(value, str) and value and (f"'{value}'" in message or f'"{value}"' in message):
+        return "the value is not valid here"
+    return message
+
+
+def malformed(errors: Sequence[Mapping[str, Any]]) -> Response:
+    """422 naming each bad field as sent (camelCase path) with its problem; never the value itself."""
+    details = [
+        {
+            "field": field_of(err.get("loc", ())),
+            "loc": [p if isinstance(p, int) else json_name(str(p)) for p in err.get("loc", ())],
+            "msg": message_of(err),
+            "type": str(err.get("type", "")),
+        }
+        for err in errors
+    ]
+    shown = [f"{d['field']}: {d['msg']}" for d in details[:MAX_ERRORS_IN_MESSAGE]]
+    more = len(details) - len(shown)
+    message = "; ".join(shown) + (f" (and {more} more)" if more > 0 else "") or "the request is malformed"
+    return error_response(422, message, detail=details)
+
+
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response:
-    # The default body echoes the input back; inputs can hold an SSN, so reply with locations only.
-    details = [
-        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
-        for err in error.errors()
-    ]
-    return error_response(422, "the request is malformed", detail=details)
+    # The default body echoes the input back; inputs can hold an SSN, so reply with fields and messages only.
+    return malformed(list(error.errors()))
 
 
 @app.exception_handler(ValidationError)
 def handle_model_error(error: ValidationError) -> Response:
-    details = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in error.errors()]
-    return error_response(422, "the request is malformed", detail=details)
+    # A model built inside a route: its locations are Python names, shown as the JSON names.
+    return malformed(error.errors(include_url=False, include_context=False))
 
 
 @app.not_found

@@ -71,11 +71,22 @@ def require_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:
     return TimerackAccess(rep=rep, tree=tree)
 
 
+def client_not_found(client_key: str) -> NotFoundError:
+    """One answer for a key no customer has and a key the rep cannot see: a rep learns nothing of other clients."""
+    return NotFoundError(f"The Timerack Client Key {client_key} could not be found or is not currently visible.")
+
+
 def require_visible_client(access: TimerackAccess, admin_store: Any, client_key: str) -> Customer:
-    """The Primary Customer of a client key: 404 when no customer has it, 403 when the rep cannot see it."""
+    """The Primary Customer of a client key, if the rep sees it; 404 otherwise (absent or hidden alike)."""
     customer = admin_store.get_customer_by_client_key(client_key)
-    if customer is None:
-        raise NotFoundError(f"no Primary Customer has the Timerack Client Key {client_key}")
-    if not access.sees(customer.hierarchy_node_id):
-        raise ForbiddenError(f"the client {client_key} is not visible at the service rep's hierarchy level")
+    if customer is None or not access.sees(customer.hierarchy_node_id):
+        raise client_not_found(client_key)
+    return customer
+
+
+def require_visible_customer(access: TimerackAccess, admin_store: Any, customer_id: int) -> Customer:
+    """A customer the rep sees; 404 otherwise, the same for a customer that does not exist."""
+    customer = admin_store.get_customer(customer_id)
+    if customer is None or not access.sees(customer.hierarchy_node_id):
+        raise NotFoundError(f"The customer with an Id of {customer_id} could not be found or is not currently visible.")
     return customer

@@ -28,3 +28,10 @@ def superseded(assignment_id: int, weekend_bill: date) -> str:
         f"The timecard for Assignment {assignment_id} for the week ending {weekend_bill.isoformat()} "
         "was already replaced by a newer send; this older send was not applied."
     )
+
+
+def punches_overlap(assignment_id: int, on: date, first: str, second: str) -> str:
+    return (
+        f"The timecard for Assignment {assignment_id} has punches that overlap on {on.isoformat()}: "
+        f"{first} and {second}. The same time cannot be paid twice."
+    )

@@ -28,6 +28,10 @@ class HierarchyTree:
     def is_at_or_below(self, node_id: str, ancestor_id: str) -> bool:
         return ancestor_id in self.ancestors_and_self(node_id)
 
+    def would_cycle(self, node_id: str, parent_id: str) -> bool:
+        """Whether giving the node this parent makes the node its own ancestor (the parent is it or below it)."""
+        return parent_id == node_id or self.is_at_or_below(parent_id, node_id)
+
     def allows_master_data(self, node_id: str) -> bool:
         node = self.nodes.get(node_id)
         return bool(node and node.allows_master_data)

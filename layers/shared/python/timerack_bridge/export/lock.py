@@ -8,8 +8,9 @@ table's TTL attribute):
   however many clients, where a lock per client cost 2 per client. The run renews it (a conditional
   Update) before a client whose worst-case send would outlast it, and stops starting clients if it
   was lost, so an expired lease never lets two runs overlap.
-- `sk=CLIENT#{clientKey}`: the lease of a run that exports some clients (one client key, or the
-  clients a rep can see). Taken in a transaction with a check that no whole run holds its lease;
+- `sk=CUSTOMER#{customerId}`: the lease of a run that exports some clients (one client key, or the
+  clients a rep can see). It is the Primary Customer's, so a lease held while its key changes still
+  covers it under the new key. Taken in a transaction with a check that no whole run holds its lease;
   a whole run, once its lease is taken, reads the live client leases (one Query) and skips those
   clients. Either way a client is exported by one run at a time.
 
@@ -37,7 +38,7 @@ DEFAULT_LOCK_SECONDS = 900
 
 LOCK_PK = "EXPORTLOCK"
 RUN_SK = "RUN"
-CLIENT_PREFIX = "CLIENT#"
+CLIENT_PREFIX = "CUSTOMER#"  # leases written before they were per customer (CLIENT#{key}) are ignored
 
 _FREE = "attribute_not_exists(pk) OR #exp < :now"
 _OWNED = "#owner = :owner"
@@ -135,10 +136,10 @@ class ExportLock:
     def release_run(self, lease: RunLease) -> bool:
         return self._delete_owned(RUN_SK, lease.owner)
 
-    def leased_clients(self) -> set[str]:
-        """Client keys under a live client lease (read consistently, after the run's lease is taken)."""
+    def leased_clients(self) -> set[int]:
+        """Customer ids under a live client lease (read consistently, after the run's lease is taken)."""
         now = self._now()
-        leased: set[str] = set()
+        leased: set[int] = set()
         start: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
@@ -151,7 +152,7 @@ class ExportLock:
             )
             for item in page.get("Items", []):
                 if int(item[TTL_ATTRIBUTE]["N"]) >= now:
-                    leased.add(item["sk"]["S"][len(CLIENT_PREFIX) :])
+                    leased.add(int(item["sk"]["S"][len(CLIENT_PREFIX) :]))
             start = page.get("LastEvaluatedKey")
             if not start:
                 return leased
@@ -168,15 +169,15 @@ class ExportLock:
 
     # ------------------------------------------------------------ one client
 
-    def acquire(self, client_key: str) -> str | None:
-        """The owner token of the client's lease; None when a run (whole, or of this client) holds it."""
+    def acquire(self, customer_id: int) -> str | None:
+        """The owner token of the client's lease (its Primary Customer's); None when a run holds it."""
         now = self._now()
         owner = secrets.token_urlsafe(16)
         item = {
             "pk": LOCK_PK,
-            "sk": f"{CLIENT_PREFIX}{client_key}",
+            "sk": f"{CLIENT_PREFIX}{customer_id}",
             "owner": owner,
-            "client_key": client_key,
+            "customer_id": customer_id,
             TTL_ATTRIBUTE: now + self.lock_seconds,
         }
         free = {"ConditionExpression": _FREE, **self._names_values(**{":now": {"N": str(now)}})}
@@ -193,19 +194,19 @@ class ExportLock:
             raise
         return owner
 
-    def release(self, client_key: str, owner: str) -> bool:
+    def release(self, customer_id: int, owner: str) -> bool:
         """Delete the client's lease if this owner still holds it; False when another run took it over."""
-        return self._delete_owned(f"{CLIENT_PREFIX}{client_key}", owner)
+        return self._delete_owned(f"{CLIENT_PREFIX}{customer_id}", owner)
 
     @contextmanager
-    def held(self, client_key: str) -> Iterator[bool]:
-        """`with lock.held(key) as taken:` taken is False when another run holds the client."""
-        owner = self.acquire(client_key)
+    def held(self, customer_id: int) -> Iterator[bool]:
+        """`with lock.held(customer_id) as taken:` taken is False when another run holds the client."""
+        owner = self.acquire(customer_id)
         try:
             yield owner is not None
         finally:
             if owner is not None:
-                self.release(client_key, owner)
+                self.release(customer_id, owner)
 
     def _delete_owned(self, sk: str, owner: str) -> bool:
         try:

@@ -64,7 +64,7 @@ class ExportPayload(CamelModel):
         return self.model_dump_json(by_alias=True)
 
 
-ClientStatus = Literal["exported", "failed", "skipped-locked"]
+ClientStatus = Literal["exported", "failed", "skipped-locked", "skipped-not-primary"]
 
 
 class ClientOutcome(CamelModel):

@@ -102,7 +102,6 @@ def run_export(
     started = datetime.now(UTC)
     today = today or started.date()
     run = ExportRun(started_at=started, destination=destination.name)
-    customers = (c for c in _clients(admin_store, client_key) if include is None or include(c))
     needed = destination.longest_send_seconds + RESERVE_SECONDS
 
     def record(outcome: ClientOutcome) -> None:
@@ -113,6 +112,18 @@ def run_export(
 
     def out_of_time() -> bool:
         return seconds_left is not None and seconds_left() < needed
+
+    def primary_customers() -> Iterator[Customer]:
+        """The clients to export; a child customer still holding a key (stored before that was refused) is skipped."""
+        for customer in _clients(admin_store, client_key):
+            if include is not None and not include(customer):
+                continue
+            if customer.parent_customer_id is None:
+                yield customer
+            else:
+                record(_outcome(customer, "skipped-not-primary", NOT_PRIMARY))
+
+    customers = primary_customers()
 
     if client_key is None and include is None:
         with lock.run_held() as lease:
@@ -125,7 +136,7 @@ def run_export(
                 for customer in customers:
                     if out_of_time():
                         record(_outcome(customer, "failed", NOT_STARTED_TIME))
-                    elif (customer.timerack_client_key or "") in leased:
+                    elif customer.customer_id in leased:
                         record(_outcome(customer, "skipped-locked", "another run is exporting this client"))
                     else:
                         lease_ok = False if lost else _guarded_lease(lock, lease, needed, customer)
@@ -149,6 +160,10 @@ def run_export(
 
 NOT_STARTED_TIME = "not started: the run ran out of time; the next run exports it"
 NOT_STARTED_LEASE = "not started: the run lost its export lease to another run; the next run exports it"
+NOT_PRIMARY = (
+    "not exported: a child customer holds this Timerack Client Key; its assignments are exported with its "
+    "Primary Customer's client. Move the key to the Primary Customer."
+)
 
 
 def _outcome(customer: Customer, status: ClientStatus, error: str | None = None) -> ClientOutcome:
@@ -185,7 +200,7 @@ def _export_locked(
     today: date,
 ) -> ClientOutcome:
     def export() -> ClientOutcome:
-        with lock.held(customer.timerack_client_key or "") as taken:
+        with lock.held(customer.customer_id) as taken:
             if not taken:
                 return _outcome(customer, "skipped-locked", "another run is exporting this client")
             return export_client(admin_store, destination, customer, today=today)
@@ -218,5 +233,7 @@ def _log_outcome(outcome: ClientOutcome) -> None:
         logger.error("client export failed", extra={**fields, "error": outcome.error})
     elif outcome.status == "skipped-locked":
         logger.warning("client export skipped: another run holds its lock", extra=fields)
+    elif outcome.status == "skipped-not-primary":
+        logger.warning("client export skipped: a child customer holds the key", extra=fields)
     else:
         logger.info("client exported", extra=fields)

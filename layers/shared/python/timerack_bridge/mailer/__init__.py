@@ -8,12 +8,14 @@ from timerack_bridge.mailer.processor import ErrorFileMailer, batch_from_stream_
 from timerack_bridge.mailer.ses import SesEmailSender, raw_bytes
 from timerack_bridge.mailer.stream_filter import (
     ERROR_FILE_STREAM_FILTER,
+    ERROR_FILE_STREAM_FILTERS,
     is_error_file_record,
     matches_pattern,
 )
 
 __all__ = [
     "ERROR_FILE_STREAM_FILTER",
+    "ERROR_FILE_STREAM_FILTERS",
     "Claim",
     "EmailSendError",
     "ErrorFileMailer",

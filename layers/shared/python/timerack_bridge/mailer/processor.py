@@ -23,9 +23,9 @@ from timerack_bridge.mailer.marker import MailMarkerStore, MarkerState
 from timerack_bridge.mailer.message import build_error_file_message, reason_not_to_mail
 from timerack_bridge.mailer.ses import SesEmailSender, raw_bytes
 from timerack_bridge.mailer.stream_filter import is_error_file_record
-from timerack_bridge.models import BatchResult
+from timerack_bridge.models import BatchResult, Customer, PayrollEmail
 from timerack_bridge.store.admin import AdminStore
-from timerack_bridge.store.history import batch_from_item, decode_image
+from timerack_bridge.store.history import batch_from_item, decode_image, stored_error_file
 
 # A child of the handler's Logger (same service, from POWERTOOLS_SERVICE_NAME): the invocation's keys apply.
 logger = Logger(child=True)
@@ -87,13 +87,17 @@ class ErrorFileMailer:
         # The AWS filter already narrows the stream; checked again for redeliveries and the local runtime.
         if not is_error_file_record(record.raw_event):
             return self._skipped("not a completed batch with errors")
-        batch = batch_from_stream_image(record.raw_event["dynamodb"]["NewImage"])
-        settings = self.admin_store.get_payroll_email(batch.client_key)
+        item = decode_image(_image_with_bytes(record.raw_event["dynamodb"]["NewImage"]))
+        batch = batch_from_item(item)
+        customer = self._customer_of(batch)
+        # The setting kept on the batch when it was sent; a batch stored before it was kept: today's setting.
+        settings = stored_error_file(item)
+        if settings is None:
+            settings = self.admin_store.payroll_email_of(customer) if customer else PayrollEmail(client_key="")
         reason = reason_not_to_mail(batch, settings)
         if reason:
             return self._skipped(reason, batch)
 
-        customer = self.admin_store.get_customer_by_client_key(batch.client_key)
         message = build_error_file_message(
             batch,
             client_name=customer.name if customer else None,
@@ -146,6 +150,12 @@ class ErrorFileMailer:
         )
         self._count("ErrorFileSent")
         return "sent"
+
+    def _customer_of(self, batch: BatchResult) -> Customer | None:
+        """The customer the batch belongs to (a batch stored before it was kept: its key's legacy owner)."""
+        if batch.customer_id is not None:
+            return self.admin_store.get_customer(batch.customer_id)
+        return self.admin_store.legacy_owner(batch.client_key)
 
     def _skipped(self, reason: str, batch: BatchResult | None = None) -> str:
         if batch is not None:

@@ -8,13 +8,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from timerack_bridge.exceptions import ConflictError
+from timerack_bridge.exceptions import ConflictError, NotFoundError
 from timerack_bridge.models import (
     Assignment,
     Customer,
     Employee,
     HierarchyNode,
     PayrollEmail,
+    PayrollEmailIn,
     SecurityGroup,
     ServiceRep,
     Week,
@@ -32,6 +33,10 @@ def _id12(value: int) -> str:
 _ASSIGNMENT = "ASSIGNMENT#"
 _CHILD = "CUSTOMER#"
 
+PAYROLL_EMAIL_SK = "PAYROLLEMAIL"  # under CUSTOMER#{id}; under CLIENTKEY#{key} on data stored before
+LEGACY_SK = "LEGACY"  # CLIENTKEY#{key}: the customer its legacy records belong to
+LEGACY_KEY_SK = "LEGACYKEY"  # CUSTOMER#{id}: the key string its legacy records are stored under
+
 
 class AdminStore(TableStore):
     # ------------------------------------------------------------ hierarchy
@@ -40,6 +45,10 @@ class AdminStore(TableStore):
 
     def list_nodes(self) -> list[HierarchyNode]:
         return [HierarchyNode(**strip_keys(i)) for i in self.query_partition("HIERARCHY", "NODE#")]
+
+    def get_node(self, node_id: str) -> HierarchyNode | None:
+        item = self.get("HIERARCHY", f"NODE#{node_id}")
+        return HierarchyNode(**strip_keys(item)) if item else None
 
     # ------------------------------------------------------------ service reps
     def put_rep(self, rep: ServiceRep) -> None:
@@ -63,12 +72,21 @@ class AdminStore(TableStore):
         claim = self.get(f"PRINCIPAL#{principal}", "CLAIM")
         return self.get_rep(claim["owner"]) if claim else None
 
+    def batch_get_reps(self, rep_ids: Sequence[str]) -> dict[str, ServiceRep]:
+        """The reps that exist among these ids (BatchGetItem, 100 keys a call)."""
+        found = self.batch_get([(f"REP#{i}", "REP") for i in rep_ids])
+        return {item["rep_id"]: ServiceRep(**strip_keys(item)) for item in found.values()}
+
     # ------------------------------------------------------------ security groups
     def put_group(self, group: SecurityGroup) -> None:
         self.put({"pk": "SECGROUPS", "sk": f"GROUP#{group.name}", **group.model_dump(mode="json")})
 
     def list_groups(self) -> list[SecurityGroup]:
         return [SecurityGroup(**strip_keys(i)) for i in self.query_partition("SECGROUPS", "GROUP#")]
+
+    def get_group(self, name: str) -> SecurityGroup | None:
+        item = self.get("SECGROUPS", f"GROUP#{name}")
+        return SecurityGroup(**strip_keys(item)) if item else None
 
     # ------------------------------------------------------------ customers
     def put_customer(self, customer: Customer) -> None:
@@ -88,6 +106,9 @@ class AdminStore(TableStore):
         previous = self.get(f"CUSTOMER#{customer.customer_id}", "CUSTOMER", consistent=True)
         old_key = previous.get("timerack_client_key") if previous else None
         new_key = customer.timerack_client_key
+        if old_key and old_key != new_key:
+            # Before the key is let go (and maybe given to another customer), its legacy records stay this one's.
+            self._keep_legacy_owner(old_key, customer.customer_id)
         self._transact_with_claim(
             item=item,
             claim_pk=f"CLIENTKEY#{new_key}" if new_key else None,
@@ -207,15 +228,102 @@ class AdminStore(TableStore):
         )
         return [date.fromisoformat(i["weekend_bill"]) for i in items]
 
+    def weeks_of_node(self, node_id: str) -> dict[date, WeekStatus]:
+        """Every week of one node, open and closed, by weekend bill (one Query, no filter)."""
+        return {
+            date.fromisoformat(i["weekend_bill"]): WeekStatus(i["status"])
+            for i in self.query_partition(f"WEEKS#{node_id}", "WEEK#")
+        }
+
     # ------------------------------------------------------------ payroll email settings
+    def payroll_email_of(self, customer: Customer) -> PayrollEmail:
+        """The customer's settings (under its current key); before the first save, those its legacy key had."""
+        own = (f"CUSTOMER#{customer.customer_id}", PAYROLL_EMAIL_SK)
+        # One BatchGetItem: the settings, and what finds legacy ones (read on every send, so kept to one call).
+        current = customer.timerack_client_key
+        under_key = [(f"CLIENTKEY#{current}", PAYROLL_EMAIL_SK)] if current else []
+        found = self.batch_get([own, *self._legacy_keys(customer), *under_key])
+        item = found.get(own)
+        if item is None:
+            legacy_key = self._legacy_key_from(customer, found)
+            legacy = (f"CLIENTKEY#{legacy_key}", PAYROLL_EMAIL_SK)
+            item = found.get(legacy) or (self.get(*legacy) if legacy_key and legacy not in found else None)
+        settings = PayrollEmailIn(**strip_keys(item, extra=("client_key", "customer_id"))) if item else PayrollEmailIn()
+        return PayrollEmail(client_key=customer.timerack_client_key or "", **settings.model_dump())
+
+    def put_payroll_email_of(self, customer: Customer, settings: PayrollEmailIn) -> PayrollEmail:
+        """Store the customer's settings: they stay its own whatever key it has later."""
+        values = {"recipients": list(settings.recipients), "receive_error_file": settings.receive_error_file}
+        item = {"pk": f"CUSTOMER#{customer.customer_id}", "sk": PAYROLL_EMAIL_SK, "customer_id": customer.customer_id}
+        self.put({**item, **values})
+        return PayrollEmail(client_key=customer.timerack_client_key or "", **values)
+
     def put_payroll_email(self, settings: PayrollEmail) -> None:
-        self.put({"pk": f"CLIENTKEY#{settings.client_key}", "sk": "PAYROLLEMAIL", **settings.model_dump(mode="json")})
+        """The settings of the customer holding `settings.client_key` (seed data and tests)."""
+        customer = self.get_customer_by_client_key(settings.client_key)
+        if customer is None:
+            raise NotFoundError(f"no Primary Customer has the Timerack Client Key {settings.client_key}")
+        self.put_payroll_email_of(customer, settings)
 
     def get_payroll_email(self, client_key: str) -> PayrollEmail:
-        item = self.get(f"CLIENTKEY#{client_key}", "PAYROLLEMAIL")
-        if not item:
-            return PayrollEmail(client_key=client_key)
-        return PayrollEmail(**strip_keys(item))
+        customer = self.get_customer_by_client_key(client_key)
+        return self.payroll_email_of(customer) if customer else PayrollEmail(client_key=client_key)
+
+    # ------------------------------------------------------------ records stored under a key string
+    # Before customers owned them, batches and settings were stored under the key string. They belong to
+    # the customer that held the key then: the holder, until it lets the key go, when a marker
+    # (CLIENTKEY#{key}/LEGACY -> owner) and the customer's own note (CUSTOMER#{id}/LEGACYKEY) keep them its.
+
+    def _keep_legacy_owner(self, client_key: str, customer_id: int) -> None:
+        owner = str(customer_id)
+        if not self._put_new({"pk": f"CLIENTKEY#{client_key}", "sk": LEGACY_SK, "owner": owner}):
+            marker = self.get(f"CLIENTKEY#{client_key}", LEGACY_SK, consistent=True)
+            if marker is None or marker["owner"] != owner:
+                return  # the key's legacy records are another customer's (it held the key first)
+        # Only the first key a customer lets go can hold its legacy records: later ones were held after the fix.
+        self._put_new({"pk": f"CUSTOMER#{customer_id}", "sk": LEGACY_KEY_SK, "client_key": client_key})
+
+    def legacy_client_key(self, customer: Customer) -> str | None:
+        """The key string whose legacy batches and settings are this customer's, if any."""
+        return self._legacy_key_from(customer, self.batch_get(self._legacy_keys(customer)))
+
+    @staticmethod
+    def _legacy_keys(customer: Customer) -> list[tuple[str, str]]:
+        """The items that decide the customer's legacy key: its note, and the marker of its current key."""
+        keys = [(f"CUSTOMER#{customer.customer_id}", LEGACY_KEY_SK)]
+        if customer.timerack_client_key:
+            keys.append((f"CLIENTKEY#{customer.timerack_client_key}", LEGACY_SK))
+        return keys
+
+    @staticmethod
+    def _legacy_key_from(customer: Customer, found: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+        kept = found.get((f"CUSTOMER#{customer.customer_id}", LEGACY_KEY_SK))
+        if kept:
+            return str(kept["client_key"])
+        key_now = customer.timerack_client_key
+        if not key_now:
+            return None
+        # Holding the key with no marker: the key's legacy records are this customer's (it held it at the fix).
+        marker = found.get((f"CLIENTKEY#{key_now}", LEGACY_SK))
+        return key_now if marker is None or marker["owner"] == str(customer.customer_id) else None
+
+    def legacy_owner(self, client_key: str) -> Customer | None:
+        """The customer a record stored under the key string (no customer id on it) belongs to."""
+        marker = self.get(f"CLIENTKEY#{client_key}", LEGACY_SK)
+        if marker:
+            return self.get_customer(int(marker["owner"]))
+        holder = self.get_customer_by_client_key(client_key)
+        return holder if holder and self.legacy_client_key(holder) == client_key else None
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put an item that must not exist yet; False when it does."""
+        try:
+            self.put(item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # ------------------------------------------------------------ helpers
     def _transact_with_claim(

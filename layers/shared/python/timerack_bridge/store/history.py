@@ -2,6 +2,16 @@
 
 Item: pk=BATCH#{batchId}, sk=BATCH, status "processing" then "completed", hasErrors, counts, and the
 per-assignment results as gzip-compressed JSON (a 5,000-timecard batch stays far below 400 KB).
+
+A batch belongs to its Primary Customer (`customer_id`), indexed `gsi1pk=BATCHES#{customerId}`, so a new
+client key keeps it and the next holder of the old key sees none of it. Batches stored before that
+(no `customer_id`) stay indexed `gsi1pk=HISTORY#{clientKey}`: they are read for the customer that key's
+legacy records belong to (`AdminStore.legacy_client_key`, `legacy_owner`). They are all older than
+any batch with a customer, so a listing reads the customer's partition, then the legacy one.
+
+The error-file setting in force when the batch was sent goes with it (`receiveErrorFile`, and
+`errorFileRecipients` when on): the stream filter and the mailer read it from the record, so a later
+change of the settings neither adds nor removes an email. It is never part of an API response.
 """
 
 from __future__ import annotations
@@ -12,8 +22,15 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
-from timerack_bridge.models import AssignmentResult, BatchResult, BatchSummary
-from timerack_bridge.store.base import TableStore, decode_token, encode_token, strip_keys
+from timerack_bridge.exceptions import UnprocessableError
+from timerack_bridge.models import AssignmentResult, BatchResult, BatchSummary, PayrollEmail
+from timerack_bridge.store.base import TableStore, decode_token, encode_token
+
+CUSTOMER_HISTORY = "BATCHES#"  # gsi1pk of a customer's batches: BATCHES#{customerId}
+LEGACY_HISTORY = "HISTORY#"  # gsi1pk of batches stored before batches carried their customer
+RECEIVE_ERROR_FILE = "receiveErrorFile"  # the stream filter reads it (mailer.stream_filter)
+ERROR_FILE_RECIPIENTS = "errorFileRecipients"
+_SUMMARY_FIELDS = tuple(BatchSummary.model_fields)
 
 _deserializer = TypeDeserializer()
 
@@ -28,15 +45,25 @@ def _decompress_results(blob: Any) -> list[AssignmentResult]:
     return [AssignmentResult.model_validate(r) for r in json.loads(gzip.decompress(raw))]
 
 
-def batch_item(batch: BatchResult) -> dict[str, Any]:
-    """The stored form of a batch (the API writes it, the mailer reads it from the stream)."""
-    return {
+def history_partition(batch: BatchResult) -> str:
+    if batch.customer_id is None:
+        return f"{LEGACY_HISTORY}{batch.client_key}"
+    return f"{CUSTOMER_HISTORY}{batch.customer_id}"
+
+
+def batch_item(batch: BatchResult, error_file: PayrollEmail | None = None) -> dict[str, Any]:
+    """The stored form of a batch (the API writes it, the mailer reads it from the stream).
+
+    `error_file`: the client's settings when the batch was sent; kept on the record for the mailer.
+    """
+    item: dict[str, Any] = {
         "pk": f"BATCH#{batch.batch_id}",
         "sk": "BATCH",
-        "gsi1pk": f"HISTORY#{batch.client_key}",
+        "gsi1pk": history_partition(batch),
         "gsi1sk": f"{batch.submitted_at.isoformat()}#{batch.batch_id}",
         "batch_id": batch.batch_id,
         "client_key": batch.client_key,
+        "customer_id": batch.customer_id,
         "submitted_at": batch.submitted_at.isoformat(),
         "weekend_bill": batch.weekend_bill.isoformat() if batch.weekend_bill else None,
         "counts": batch.counts.model_dump(mode="json"),
@@ -45,6 +72,22 @@ def batch_item(batch: BatchResult) -> dict[str, Any]:
         "hasErrors": batch.counts.errors > 0,
         "results_gz": _compress_results(batch.results),
     }
+    if error_file is not None:
+        item[RECEIVE_ERROR_FILE] = error_file.receive_error_file
+        if error_file.receive_error_file:  # recipients are copied only where an email may go to them
+            item[ERROR_FILE_RECIPIENTS] = list(error_file.recipients)
+    return item
+
+
+def stored_error_file(item: dict[str, Any]) -> PayrollEmail | None:
+    """The error-file setting kept on a batch record; None on a record stored before it was kept."""
+    if RECEIVE_ERROR_FILE not in item:
+        return None
+    return PayrollEmail(
+        client_key=item["client_key"],
+        receive_error_file=item[RECEIVE_ERROR_FILE],
+        recipients=item.get(ERROR_FILE_RECIPIENTS) or [],
+    )
 
 
 def batch_from_item(item: dict[str, Any]) -> BatchResult:
@@ -52,6 +95,7 @@ def batch_from_item(item: dict[str, Any]) -> BatchResult:
     return BatchResult(
         batch_id=item["batch_id"],
         client_key=item["client_key"],
+        customer_id=item.get("customer_id"),
         submitted_at=item["submitted_at"],
         weekend_bill=item.get("weekend_bill"),
         counts=item["counts"],
@@ -69,21 +113,37 @@ def decode_image(image: dict[str, Any]) -> dict[str, Any]:
 
 
 class BatchStore(TableStore):
-    def put_batch(self, batch: BatchResult) -> None:
-        self.put(batch_item(batch))
+    def put_batch(self, batch: BatchResult, *, error_file: PayrollEmail | None = None) -> None:
+        self.put(batch_item(batch, error_file))
 
     def get_batch(self, batch_id: str) -> BatchResult | None:
         item = self.get(f"BATCH#{batch_id}", "BATCH")
         return batch_from_item(item) if item else None
 
     def list_batches(
-        self, client_key: str, *, limit: int, next_token: str | None
+        self, customer_id: int, *, legacy_client_key: str | None, limit: int, next_token: str | None
     ) -> tuple[list[BatchSummary], str | None]:
-        """A client's batches, newest first."""
-        items, last = self.query_index(
-            "gsi1", f"HISTORY#{client_key}", forward=False, limit=limit, start=decode_token(next_token)
-        )
-        summaries = [
-            BatchSummary(**{k: v for k, v in strip_keys(i, extra=("results_gz", "hasErrors")).items()}) for i in items
-        ]
+        """A customer's batches, newest first: its own, then those stored under its legacy key string."""
+        partitions = [f"{CUSTOMER_HISTORY}{customer_id}"]
+        if legacy_client_key:
+            partitions.append(f"{LEGACY_HISTORY}{legacy_client_key}")
+        start = decode_token(next_token)
+        if start is not None:
+            # A token names its partition: the listing resumes there (a token of another partition is refused).
+            resumed = start.get("gsi1pk", {}).get("S") if isinstance(start.get("gsi1pk"), dict) else None
+            if resumed not in partitions:
+                raise UnprocessableError("nextToken is not a token this API gave out")
+            partitions = partitions[partitions.index(resumed) :]
+            start = None if set(start) == {"gsi1pk"} else start
+        items: list[dict[str, Any]] = []
+        last: dict[str, Any] | None = None
+        for position, partition in enumerate(partitions):
+            page, last = self.query_index("gsi1", partition, forward=False, limit=limit - len(items), start=start)
+            items += page
+            start = None
+            if last is None and len(items) >= limit and position + 1 < len(partitions):
+                last = {"gsi1pk": {"S": partitions[position + 1]}}  # the next page starts the next partition
+            if last is not None:
+                break
+        summaries = [BatchSummary(**{k: i[k] for k in _SUMMARY_FIELDS if k in i}) for i in items]
         return summaries, encode_token(last)

@@ -7,6 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from timerack_bridge import admin_checks as checks
 from timerack_bridge.api import deps
 from timerack_bridge.api.routes.common import admin_caller
 from timerack_bridge.exceptions import NotFoundError
@@ -21,6 +22,7 @@ from timerack_bridge.models import (
     EmployeePage,
     HierarchyNode,
     HierarchyNodeIn,
+    IdText,
     IsoDate,
     SecurityGroup,
     SecurityGroupIn,
@@ -33,14 +35,16 @@ from timerack_bridge.models import (
 router = Router()
 
 NodeId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
-RecordIdPath = Annotated[int, Path(ge=1, le=2**53)]
+RecordIdPath = Annotated[IdText, Path(ge=1, le=2**53)]
 
 
 @router.put("/v1/hierarchy/<node_id>")
 def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
     admin_caller(router)
     node = HierarchyNode(node_id=node_id, **body.model_dump())
-    deps.services().admin.put_node(node)
+    store = deps.services().admin
+    checks.unless_unchanged(lambda: checks.check_node(store, node), lambda: store.get_node(node_id), node)
+    store.put_node(node)
     return node
 
 
@@ -48,7 +52,11 @@ def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
 def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
     admin_caller(router)
     rep = ServiceRep(rep_id=rep_id, **body.model_dump())
-    deps.services().admin.put_rep(rep)
+    store = deps.services().admin
+    checks.unless_unchanged(
+        lambda: checks.require_node(store, rep.current_hierarchy_node_id), lambda: store.get_rep(rep_id), rep
+    )
+    store.put_rep(rep)
     return rep
 
 
@@ -58,7 +66,9 @@ def put_security_group(
 ) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
-    deps.services().admin.put_group(group)
+    store = deps.services().admin
+    checks.unless_unchanged(lambda: checks.check_group(store, group), lambda: store.get_group(name), group)
+    store.put_group(group)
     return group
 
 
@@ -66,7 +76,11 @@ def put_security_group(
 def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
     admin_caller(router)
     customer = Customer(customer_id=customer_id, **body.model_dump())
-    deps.services().admin.put_customer(customer)
+    store = deps.services().admin
+    checks.unless_unchanged(
+        lambda: checks.check_customer(store, customer), lambda: store.get_customer(customer_id), customer
+    )
+    store.put_customer(customer)
     return customer
 
 
@@ -87,6 +101,11 @@ def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
         ssn_last4=ssn_last4,
         hierarchy_node_id=body.hierarchy_node_id,
         pin_override=body.pin_override,
+    )
+    checks.unless_unchanged(
+        lambda: checks.require_node(store, employee.hierarchy_node_id),
+        lambda: store.get_employee(employee_id),
+        employee,
     )
     store.put_employee(employee)
     return EmployeeOut.of(employee)
@@ -119,7 +138,11 @@ def search_employees(
 def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignment:
     admin_caller(router)
     assignment = Assignment(assignment_id=assignment_id, **body.model_dump())
-    deps.services().admin.put_assignment(assignment)
+    store = deps.services().admin
+    checks.unless_unchanged(
+        lambda: checks.check_assignment(store, assignment), lambda: store.get_assignment(assignment_id), assignment
+    )
+    store.put_assignment(assignment)
     return assignment
 
 
@@ -127,5 +150,7 @@ def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignmen
 def put_week(weekend_bill: Annotated[IsoDate, Path()], body: WeekIn) -> Week:
     admin_caller(router)
     week = Week(weekend_bill=weekend_bill, **body.model_dump())
-    deps.services().admin.put_week(week)
+    services = deps.services()
+    checks.check_week(services.admin, week, services.settings.week_ending_day)
+    services.admin.put_week(week)
     return week

@@ -1,6 +1,6 @@
 """POST /v1/exports: "Update From TempWorks" (run the export now).
 
-With a clientKey, that client (404 unknown, 403 not visible to the rep); without, every client
+With a clientKey, that client (404 when unknown or not visible to the rep, alike); without, every client
 whose Primary Customer lies at or below the rep's hierarchy node. The run is inline and its
 result, per client, is the reply.
 """

@@ -21,11 +21,17 @@ BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 
 
 def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
+    """A batch the rep sees through the customer it belongs to; 404 otherwise (absent or hidden alike)."""
     services = deps.services()
     batch = services.batches.get_batch(batch_id)
-    if batch is None:
-        raise NotFoundError(f"batch {batch_id} not found")
-    require_visible_client(access, services.admin, batch.client_key)
+    owner = None
+    if batch is not None:
+        admin = services.admin
+        owner = admin.get_customer(batch.customer_id) if batch.customer_id is not None else None
+        if batch.customer_id is None:  # stored before batches carried their customer
+            owner = admin.legacy_owner(batch.client_key)
+    if batch is None or owner is None or not access.sees(owner.hierarchy_node_id):
+        raise NotFoundError(f"The batch {batch_id} could not be found or is not currently visible.")
     return batch
 
 
@@ -35,11 +41,16 @@ def list_payroll_history(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
 ) -> BatchSummaryList:
-    """A client's batches, newest first."""
+    """A client's batches (its Primary Customer's, whatever key it had), newest first."""
     services = deps.services()
     access = timerack_access(router)
-    require_visible_client(access, services.admin, client_key)
-    items, token = services.batches.list_batches(client_key, limit=limit, next_token=next_token)
+    customer = require_visible_client(access, services.admin, client_key)
+    items, token = services.batches.list_batches(
+        customer.customer_id,
+        legacy_client_key=services.admin.legacy_client_key(customer),
+        limit=limit,
+        next_token=next_token,
+    )
     return BatchSummaryList(items=items, next_token=token)
 
 

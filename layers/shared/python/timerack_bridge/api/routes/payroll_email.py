@@ -1,4 +1,4 @@
-"""The client's payroll email settings ("Receive Error File")."""
+"""The client's payroll email settings ("Receive Error File"): its Primary Customer's, whatever key it has."""
 
 from __future__ import annotations
 
@@ -20,14 +20,12 @@ ClientKeyPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-
 @router.get("/v1/clients/<client_key>/payroll-email")
 def get_payroll_email(client_key: ClientKeyPath) -> PayrollEmail:
     services = deps.services()
-    require_visible_client(timerack_access(router), services.admin, client_key)
-    return services.admin.get_payroll_email(client_key)
+    customer = require_visible_client(timerack_access(router), services.admin, client_key)
+    return services.admin.payroll_email_of(customer)
 
 
 @router.put("/v1/clients/<client_key>/payroll-email")
 def put_payroll_email(client_key: ClientKeyPath, body: PayrollEmailIn) -> PayrollEmail:
     services = deps.services()
-    require_visible_client(timerack_access(router), services.admin, client_key)
-    settings = PayrollEmail(client_key=client_key, **body.model_dump())
-    services.admin.put_payroll_email(settings)
-    return settings
+    customer = require_visible_client(timerack_access(router), services.admin, client_key)
+    return services.admin.put_payroll_email_of(customer, body)

@@ -7,13 +7,16 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
+from timerack_bridge.admin_checks import node_missing, require_week_ending
 from timerack_bridge.api import deps
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.routes.common import admin_caller, caller, timerack_access
 from timerack_bridge.domain.hierarchy import HierarchyTree
-from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
+from timerack_bridge.domain.weeks import week_ending_problem
+from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError, UnprocessableError
 from timerack_bridge.models import (
     BatchResult,
+    IdText,
     IsoDate,
     SendToPayrollIn,
     SendToPayrollOut,
@@ -65,7 +68,7 @@ def post_timecard_batch(
 
 @router.get("/v1/timecards")
 def get_timecards(
-    assignment_id: Annotated[int, Query(alias="assignmentId", ge=1, le=2**53)],
+    assignment_id: Annotated[IdText, Query(alias="assignmentId", ge=1, le=2**53)],
     weekend_bill: Annotated[IsoDate, Query(alias="weekendBill")],
 ) -> TimecardList:
     services = deps.services()
@@ -75,7 +78,10 @@ def get_timecards(
         raise NotFoundError(
             f"The Assignment with an Id of {assignment_id} could not be found or is not currently visible."
         )
-    return TimecardList(items=services.timecards.timecards(assignment_id, weekend_bill))
+    cards = services.timecards.timecards(assignment_id, weekend_bill)
+    if not cards:  # timecards stored on another weekday before the weekday check still show
+        require_week_ending(weekend_bill, services.settings.week_ending_day)
+    return TimecardList(items=cards)
 
 
 @router.post("/v1/weeks/<weekend_bill>/send-to-payroll")
@@ -85,8 +91,12 @@ def send_week_to_payroll(weekend_bill: Annotated[IsoDate, Path()], body: SendToP
     services = deps.services()
     tree = HierarchyTree.of(services.admin.list_nodes())
     if body.hierarchy_node_id not in tree.nodes:
-        raise NotFoundError(f"hierarchy node {body.hierarchy_node_id} not found")
+        raise UnprocessableError(node_missing(body.hierarchy_node_id))
     store = services.timecards
+    # A week on another weekday is refused, unless timecards were stored for it before the check.
+    problem = week_ending_problem(weekend_bill, services.settings.week_ending_day)
+    if problem and next(iter(store.week_unit_headers(weekend_bill)), None) is None:
+        raise UnprocessableError(problem)
     units = cards = 0
     for header in store.week_unit_headers(weekend_bill):
         current: dict[str, Any] | None = header
