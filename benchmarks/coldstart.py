@@ -189,9 +189,9 @@ def _seed_server(endpoint: str) -> None:
 
     from benchmarks.common import environment
     from benchmarks.data import PRINCIPAL, WEEKEND_BILL, client_key
-    from timerack_bridge import tables
+    from timerack_bridge.adapters.dynamodb import tables
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.models import Assignment, Customer, Employee, HierarchyNode, SecurityGroup, ServiceRep, Week
-    from timerack_bridge.store.admin import AdminStore
 
     with environment({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")

@@ -428,7 +428,7 @@ def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
     from moto import mock_aws
 
     from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
-    from timerack_bridge import tables
+    from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
     from timerack_bridge.config import Settings
 
@@ -536,7 +536,7 @@ def stop_process(process: Any, grace_seconds: float = 10) -> None:
 @contextmanager
 def server_stand(endpoint: str) -> Iterator[Stand]:
     """Services on a moto server in another process, with the client the API function builds."""
-    from timerack_bridge import tables
+    from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
     from timerack_bridge.config import Settings
 

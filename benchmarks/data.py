@@ -39,6 +39,7 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
     (FIRST_EMPLOYEE + n) who has a birth date and SSN, so every one has a usable, distinct PIN.
     """
     from benchmarks.common import MAIN_TABLE, batch_write
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.models import (
         Assignment,
         Customer,
@@ -48,7 +49,6 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
         ServiceRep,
         Week,
     )
-    from timerack_bridge.store.admin import AdminStore
 
     log_was = stand.log.enabled
     stand.log.enabled = False

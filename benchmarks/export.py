@@ -36,7 +36,7 @@ TODAY_ISO = "2026-11-20"
 
 def floor_reads(stand: Any) -> int:
     """Paginated Queries (and one BatchGetItem per client for its employees) of the items the export reads."""
-    from timerack_bridge.store.base import key
+    from timerack_bridge.adapters.dynamodb.base import key
 
     client, items = stand.client, 0
 
@@ -78,7 +78,8 @@ def floor_reads(stand: Any) -> int:
 def export_once(stand: Any, outbox: Path, *, clients: int | None = None, progress: Any = None) -> Any:
     from datetime import date
 
-    from timerack_bridge.export import OutboxDestination, run_export
+    from timerack_bridge.adapters.destinations import OutboxDestination
+    from timerack_bridge.logic.export_run import run_export
 
     keep = None if clients is None else {client_key(n) for n in range(clients)}
     run = run_export(

@@ -69,7 +69,7 @@ def _floor_ms(
     exactly as it sent them, one after another with none of the product's code: what one
     TransactWriteItems per assignment costs on this stand-in before any of our work.
     """
-    from timerack_bridge.tables import MAIN_TABLE as DEFINITION
+    from timerack_bridge.adapters.dynamodb.tables import MAIN_TABLE as DEFINITION
 
     stand.log.enabled = False
     try:

@@ -41,7 +41,7 @@ def load_event(name: str) -> dict[str, Any]:
 def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from moto import mock_aws
 
-    from timerack_bridge import tables
+    from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
     from timerack_bridge.config import Settings
 

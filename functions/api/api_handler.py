@@ -1,4 +1,4 @@
-"""API function: "Send to TempWorks", Payroll History and the admin routes (DESIGN.md §4)."""
+"""API function: "Send to TempWorks", Payroll History and the admin routes (docs/contract.md)."""
 
 from __future__ import annotations
 

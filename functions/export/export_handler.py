@@ -16,8 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from timerack_bridge.export import ExportRequest, ExportRun
-    from timerack_bridge.store.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.domain.export_models import ExportRequest, ExportRun
 
 # The export's own code, Powertools' parser models and boto3's client load on the first invoke,
 # not at import (docs/benchmarks.md): the cold-start import stays near the bare Powertools floor.
@@ -34,8 +34,8 @@ def admin_store() -> AdminStore:
     """Built on the first invoke (never at import), then reused by the warm execution environment."""
     import boto3
 
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.config import ConfigurationError
-    from timerack_bridge.store.admin import AdminStore
 
     table_name = os.environ.get("TABLE_NAME")
     if not table_name:
@@ -51,7 +51,7 @@ def export_request(event: dict[str, Any]) -> tuple[ExportRequest, date | None]:
     """
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-    from timerack_bridge.export import ExportRequest
+    from timerack_bridge.domain.export_models import ExportRequest
 
     if event.get("detail-type") == SCHEDULED_EVENT:
         tick = EventBridgeModel.model_validate(event)
@@ -72,7 +72,8 @@ def publish_metrics(run: ExportRun) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from timerack_bridge.export import configured_destination, run_export
+    from timerack_bridge.adapters.destinations import configured_destination
+    from timerack_bridge.logic.export_run import run_export
 
     request, today = export_request(event)
     run = run_export(

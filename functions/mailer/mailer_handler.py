@@ -11,8 +11,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from timerack_bridge.mailer import MailerSettings
-    from timerack_bridge.store.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.mailer_settings import MailerSettings
 
 # The mailer's code (Powertools batch processing, SES, the stores) and boto3's clients load on the
 # first invoke, not at import (docs/benchmarks.md): the cold-start import stays near the floor.
@@ -35,8 +35,8 @@ def dependencies() -> MailerDependencies:
     """Configuration and clients, built on the first invocation (never at import) and reused."""
     import boto3
 
-    from timerack_bridge.mailer.config import MailerSettings
-    from timerack_bridge.store.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.mailer_settings import MailerSettings
 
     settings = MailerSettings.from_env()
     return MailerDependencies(
@@ -50,7 +50,7 @@ def dependencies() -> MailerDependencies:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from timerack_bridge.mailer.processor import process_stream_event
+    from timerack_bridge.logic.error_file import process_stream_event
 
     deps = dependencies()
     return process_stream_event(

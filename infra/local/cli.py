@@ -86,8 +86,10 @@ def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
     """Run the export against the running local stack's stand-in, with a progress bar."""
     import boto3
 
-    from timerack_bridge import export
-    from timerack_bridge.store.admin import AdminStore
+    from timerack_bridge.adapters.destinations import OutboxDestination
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.domain.export_models import ClientOutcome
+    from timerack_bridge.logic.export_run import run_export
 
     dynamodb = boto3.client(
         "dynamodb",
@@ -100,7 +102,7 @@ def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
     total = 1 if client_key else sum(1 for _ in store.iter_clients())
     done = 0
 
-    def progress(outcome: export.ClientOutcome) -> None:
+    def progress(outcome: ClientOutcome) -> None:
         nonlocal done
         done += 1
         width = 30
@@ -113,9 +115,7 @@ def _export_locally(runtime: dict[str, str], client_key: str | None) -> int:
             flush=True,
         )
 
-    run = export.run_export(
-        store, export.OutboxDestination(Path(runtime["outboxDir"])), client_key=client_key, progress=progress
-    )
+    run = run_export(store, OutboxDestination(Path(runtime["outboxDir"])), client_key=client_key, progress=progress)
     print(file=sys.stderr)
     print(run.model_dump_json(by_alias=True, indent=2))
     return 0 if run.failures == 0 else 1

@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from infra.local.proxy import build_proxy_event, response_parts
 from infra.local.tokens import TokenError, signing_key, verify_token
-from timerack_bridge import tables
+from timerack_bridge.adapters.dynamodb import tables
 from timerack_bridge.api import deps
 from timerack_bridge.config import Settings
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from timerack_bridge.mailer.stream_filter import is_error_file_record
+from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
 
 log = logging.getLogger("timerack_bridge.local")
 

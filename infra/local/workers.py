@@ -38,12 +38,13 @@ class Periodic:
 
 def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
     """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds) and the mailer."""
-    from timerack_bridge import export
+    from timerack_bridge.adapters.destinations import OutboxDestination, configured_destination, use_destination
+    from timerack_bridge.logic.export_run import run_export
 
-    export.use_destination(export.OutboxDestination(runtime.outbox_dir))
+    use_destination(OutboxDestination(runtime.outbox_dir))
 
     def scheduled_export() -> None:
-        run = export.run_export(runtime.services.admin, export.configured_destination())
+        run = run_export(runtime.services.admin, configured_destination())
         for outcome in run.clients:
             log.info(
                 "export %s: %s (%d employees, %d assignments, %d problems)",
@@ -63,7 +64,7 @@ def _start_mailer(runtime: Any, dynamodb: Any) -> list[Any]:
     """The mailer fed from the table's stream, as the stream's event source mapping feeds it in AWS."""
     from infra.local.runtime import MAIN_TABLE_NAME, SENDER_EMAIL
     from infra.local.stream_poller import StreamPoller
-    from timerack_bridge.mailer import process_stream_event
+    from timerack_bridge.logic.error_file import process_stream_event
 
     def deliver(event: dict[str, Any]) -> dict[str, Any]:
         return process_stream_event(

@@ -1,4 +1,4 @@
-"""API Gateway (REST) in front of the API function: the routes of DESIGN.md section 4, each behind
+"""API Gateway (REST) in front of the API function: the routes of the contract (docs/contract.md), each behind
 the Cognito authorizer except GET /v1/health, with request validation, JSON access logs, stage
 throttling, X-Ray and a WAF web ACL."""
 
@@ -31,7 +31,7 @@ API_SPEC = FunctionSpec(
 )
 
 # Body models the gateway checks before the function runs. Deliberately shallow: a bad value
-# inside one assignment is that assignment's error (DESIGN.md section 3), never a rejected batch.
+# inside one assignment is that assignment's error (docs/contract.md), never a rejected batch.
 JSON_OBJECT = "JsonObject"
 TIMECARD_BATCH = "TimecardBatch"
 BODY_MODELS = {
@@ -201,7 +201,7 @@ class Api(Construct):
             method = resource.add_method(
                 route.method, self.integration, authorization_type=apigw.AuthorizationType.NONE, **options
             )
-            public = "GET /v1/health is the unauthenticated liveness probe (DESIGN.md section 4)."
+            public = "GET /v1/health is the unauthenticated liveness probe (docs/contract.md)."
             acknowledge(method, "AwsSolutions-APIG4", public)
             acknowledge(method, "AwsSolutions-COG4", public)
             return method

@@ -1,4 +1,4 @@
-"""The main (single) table and the idempotency table, built from the one definition in tables.py."""
+"""The main (single) table and the idempotency table, built from the one definition in adapters/dynamodb/tables.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from timerack_bridge.tables import IDEMPOTENCY_TABLE, MAIN_TABLE, TableDefinition
+from timerack_bridge.adapters.dynamodb.tables import IDEMPOTENCY_TABLE, MAIN_TABLE, TableDefinition
 
 
 def _string_key(name: str) -> dynamodb.Attribute:

@@ -30,7 +30,7 @@ MAILER_SPEC = FunctionSpec(
 def batch_with_errors_filters() -> list[Mapping[str, Any]]:
     """Only a batch record (sk = BATCH) written as completed with hasErrors = true, whose error file was
     asked for when it was sent (or that predates the setting on the batch), wakes the mailer."""
-    from timerack_bridge.mailer.stream_filter import ERROR_FILE_STREAM_FILTERS
+    from timerack_bridge.adapters.dynamodb.stream_filter import ERROR_FILE_STREAM_FILTERS
 
     # The one definition the local runtime's stream poller applies too.
     return [lambda_.FilterCriteria.filter(pattern) for pattern in ERROR_FILE_STREAM_FILTERS]

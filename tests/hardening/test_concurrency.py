@@ -39,7 +39,7 @@ def sends_for(seed: int) -> list[list[TimecardIn]]:
 def test_twenty_concurrent_senders_leave_every_unit_exactly_one_send(
     services: Any, agency: Agency, api: ApiCall
 ) -> None:
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
 
     # Given eight assignments of the client; two of them sent and then sent to payroll (locked)
     for assignment_id, employee_id in EMPLOYEE.items():

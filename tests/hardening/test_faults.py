@@ -21,9 +21,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import CLIENT_KEY, WEEKEND_BILL, Agency, ApiCall, timecard
-from timerack_bridge.intake import MAX_WRITE_ATTEMPTS
+from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
+from timerack_bridge.logic.intake import MAX_WRITE_ATTEMPTS
 from timerack_bridge.models import Assignment, TimecardIn
-from timerack_bridge.store.timecards import TimecardStore
 
 Fault = Callable[[dict[str, Any]], None]
 
@@ -80,7 +80,7 @@ def rep_access(services: Any) -> Any:
 
 
 def submit(services: Any, timecards: list[TimecardIn], **kwargs: Any) -> Any:
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
 
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
     return submit_batch(services, rep_access(services), customer, timecards, **kwargs)
@@ -97,7 +97,7 @@ def unit_view(services: Any, assignment_id: int) -> dict[str, Any]:
 
 
 def header(services: Any, assignment_id: int) -> dict[str, Any] | None:
-    from timerack_bridge.store.base import strip_keys
+    from timerack_bridge.adapters.dynamodb.base import strip_keys
 
     item = services.timecards.get(f"ASSIGNMENT#{assignment_id}", f"UNIT#{WEEKEND_BILL.isoformat()}", consistent=True)
     return strip_keys(item) if item else None

@@ -118,7 +118,7 @@ def test_every_bad_token_is_401_and_writes_nothing(hardening_stack: HardeningSta
 def far_client(services: Any, agency: Agency) -> dict[str, Any]:
     """Another client at the "other" node, outside rep-1's, with one batch in its Payroll History."""
     from timerack_bridge.api.auth import Caller, require_timerack_rep
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
     from timerack_bridge.models import TimecardIn
 
     admin = services.admin
@@ -494,7 +494,7 @@ def test_report_csv_and_the_emailed_file_never_open_a_formula(full_run: dict[str
 
 
 def test_the_error_file_neutralises_every_dangerous_start() -> None:
-    from timerack_bridge.mailer import build_error_file_message
+    from timerack_bridge.domain.error_mail import build_error_file_message
 
     dangerous = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", " =1+1", "\uff1d1+1", "\x00=1"]
     result = BatchResult(

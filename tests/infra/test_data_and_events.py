@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from timerack_bridge.tables import IDEMPOTENCY_TABLE, MAIN_TABLE
+from timerack_bridge.adapters.dynamodb.tables import IDEMPOTENCY_TABLE, MAIN_TABLE
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 

@@ -21,22 +21,22 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import load_event
-from timerack_bridge import tables
-from timerack_bridge.domain.pin import ssn_last_four
-from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.export import (
+from timerack_bridge.adapters.destinations import (
     DestinationError,
     ExportDestination,
-    ExportLock,
-    ExportPayload,
     HttpsDestination,
     OutboxDestination,
     S3Destination,
-    run_export,
     use_destination,
 )
+from timerack_bridge.adapters.dynamodb import tables
+from timerack_bridge.adapters.dynamodb.admin import AdminStore
+from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+from timerack_bridge.domain.export_models import ExportPayload
+from timerack_bridge.domain.pin import ssn_last_four
+from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.logic.export_run import run_export
 from timerack_bridge.models import Assignment, Customer, Employee
-from timerack_bridge.store.admin import AdminStore
 
 TODAY = date(2026, 11, 16)
 # Every PIN and SSN fragment of the seeded employees: none may appear in a log line.

@@ -1,4 +1,4 @@
-"""'Send to TempWorks': checks, conditional-write replacement, Payroll History (DESIGN.md §3, §4)."""
+"""'Send to TempWorks': checks, conditional-write replacement, Payroll History (docs/contract.md)."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def test_older_send_never_overwrites_a_newer_one(services: Any, agency: Agency) 
     from datetime import UTC, datetime
 
     from timerack_bridge.api.auth import Caller, require_timerack_rep
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
     from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
@@ -221,7 +221,7 @@ def test_older_send_never_overwrites_a_newer_one(services: Any, agency: Agency) 
 
 def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> None:
     from timerack_bridge.api.auth import Caller, require_timerack_rep
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
     from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
@@ -261,7 +261,7 @@ def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> No
 
 def test_interrupted_send_is_finished_by_a_resend(api: ApiCall, services: Any, agency: Agency) -> None:
     from timerack_bridge.api.auth import Caller, require_timerack_rep
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.logic.intake import submit_batch
     from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)

@@ -19,7 +19,8 @@ from botocore.config import Config
 
 from infra.local.stream_poller import lambda_record
 from tests.conftest import Agency, ApiCall, batch, timecard
-from timerack_bridge.mailer import is_error_file_record, process_stream_event
+from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
+from timerack_bridge.logic.error_file import process_stream_event
 
 REGION = "us-east-1"
 SENDER = "timerack-bridge@agency.example"
@@ -130,8 +131,8 @@ def _legacy_batch(services: Any, batch_id: str) -> None:
     """A completed batch with errors as the code before the fix wrote it: no stored setting."""
     from datetime import UTC, datetime
 
+    from timerack_bridge.adapters.dynamodb.payroll_history import _compress_results
     from timerack_bridge.models import AssignmentResult
-    from timerack_bridge.store.history import _compress_results
 
     submitted = datetime(2026, 11, 23, tzinfo=UTC).isoformat()
     results = [AssignmentResult(assignment_id=999, status="error", error="not found", employee_id=501)]

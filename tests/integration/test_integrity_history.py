@@ -169,7 +169,7 @@ def _fill(body: Any, key: str) -> Any:
 
 def _legacy_batch(services: Any, batch_id: str, client_key: str = "ACME-1") -> None:
     """A batch record as the code before the fix wrote it: indexed by the key string, no customer id."""
-    from timerack_bridge.store.history import _compress_results
+    from timerack_bridge.adapters.dynamodb.payroll_history import _compress_results
 
     result = AssignmentResult(assignment_id=999, status="error", error="not found", employee_id=501)
     legacy = BatchResult(
@@ -264,7 +264,7 @@ class Recording:
 
 
 def test_a_child_customer_that_still_holds_a_key_is_not_exported_as_a_client(services: Any, agency: Agency) -> None:
-    from timerack_bridge.export import run_export
+    from timerack_bridge.logic.export_run import run_export
 
     # Given child customer 101 holding a key from before the fix (written as the old code allowed)
     child = Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch")
@@ -292,7 +292,8 @@ def test_a_child_customer_that_still_holds_a_key_is_not_exported_as_a_client(ser
 
 
 def test_the_export_lease_belongs_to_the_customer_not_the_key(services: Any, agency: Agency, api: ApiCall) -> None:
-    from timerack_bridge.export import ExportLock, run_export
+    from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+    from timerack_bridge.logic.export_run import run_export
 
     # Given a run holding Acme's lease
     lock = ExportLock(services.admin.client, services.admin.table_name)

@@ -162,7 +162,7 @@ def test_a_locked_assignment_refuses_the_whole_file(api: ApiCall, manual_client:
 def test_a_lock_between_the_check_and_the_write_is_reported_on_its_rows(
     api: ApiCall, manual_client: Agency, services: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from timerack_bridge import intake
+    from timerack_bridge.logic import intake
 
     # Given both assignments were imported once
     assert feed(api, GOOD, "3002,505,REG,2026-11-17,8,,,,,").status == 200

@@ -20,14 +20,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from infra.local.stream_poller import lambda_record
-from timerack_bridge.mailer import (
-    MailMarkerStore,
-    is_error_file_record,
-    process_stream_event,
-)
+from timerack_bridge.adapters.dynamodb.admin import AdminStore
+from timerack_bridge.adapters.dynamodb.mail_marker import MailMarkerStore
+from timerack_bridge.adapters.dynamodb.payroll_history import BatchStore
+from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
+from timerack_bridge.logic.error_file import process_stream_event
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, Customer, PayrollEmail
-from timerack_bridge.store.admin import AdminStore
-from timerack_bridge.store.history import BatchStore
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
@@ -76,7 +74,7 @@ class Aws:
 def aws() -> Iterator[Aws]:
     from moto import mock_aws
 
-    from timerack_bridge.tables import create_tables
+    from timerack_bridge.adapters.dynamodb.tables import create_tables
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)

@@ -14,10 +14,10 @@ import boto3
 import pytest
 
 from infra.local.stream_poller import StreamPoller
-from timerack_bridge.mailer import batch_from_stream_image, process_stream_event
+from timerack_bridge.adapters.dynamodb.payroll_history import BatchStore
+from timerack_bridge.adapters.dynamodb.tables import create_tables
+from timerack_bridge.logic.error_file import batch_from_stream_image, process_stream_event
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult
-from timerack_bridge.store.history import BatchStore
-from timerack_bridge.tables import create_tables
 
 TABLE = "main"
 
@@ -186,8 +186,8 @@ def test_stop_ends_the_thread_promptly(clients: tuple[Any, Any]) -> None:
 def test_the_poller_feeds_the_mailer_and_the_email_lands_in_the_outbox(
     clients: tuple[Any, Any], moto_url: str, tmp_path: Path
 ) -> None:
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.models import Customer, PayrollEmail
-    from timerack_bridge.store.admin import AdminStore
 
     dynamodb, streams = clients
     # Given the local runtime's wiring: moto's SES with a verified sender, and a client receiving error files

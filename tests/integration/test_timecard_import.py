@@ -1,4 +1,4 @@
-"""Manual Timecard Import, Feed Type "Timerack Feed" (DESIGN.md §4)."""
+"""Manual Timecard Import, Feed Type "Timerack Feed" (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from benchmarks.common import CallLog, Figure, attach_call_log, item_size, percentile, write_units
-from timerack_bridge import tables
+from timerack_bridge.adapters.dynamodb import tables
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 
+from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
+from timerack_bridge.adapters.ses import raw_bytes
+from timerack_bridge.domain.error_mail import build_error_file_message, reason_not_to_mail
 from timerack_bridge.domain.report import REPORT_HEADER
-from timerack_bridge.mailer.message import build_error_file_message, reason_not_to_mail
-from timerack_bridge.mailer.ses import raw_bytes
-from timerack_bridge.mailer.stream_filter import is_error_file_record
 from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, PayrollEmail
 
 WEEKEND_BILL = date(2026, 11, 22)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from timerack_bridge.store import base
-from timerack_bridge.store.base import TableStore
+from timerack_bridge.adapters.dynamodb import base
+from timerack_bridge.adapters.dynamodb.base import TableStore
 
 TABLE = "main"
 

@@ -88,7 +88,7 @@ def test_a_parent_below_the_node_or_the_node_itself_would_make_a_cycle() -> None
 
 
 def test_a_customer_parent_chain_that_comes_back_is_a_cycle() -> None:
-    from timerack_bridge.admin_checks import customer_parent_problem
+    from timerack_bridge.logic.admin_checks import customer_parent_problem
 
     parents = {100: None, 101: 100, 102: 101}
     lookup = parents.get

@@ -14,9 +14,9 @@ class Services:
     dynamodb: Any
 
     def __post_init__(self) -> None:
-        from timerack_bridge.store.admin import AdminStore
-        from timerack_bridge.store.history import BatchStore
-        from timerack_bridge.store.timecards import TimecardStore
+        from timerack_bridge.adapters.dynamodb.admin import AdminStore
+        from timerack_bridge.adapters.dynamodb.payroll_history import BatchStore
+        from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
 
         self.admin = AdminStore(self.dynamodb, self.settings.table_name)
         self.batches = BatchStore(self.dynamodb, self.settings.table_name)

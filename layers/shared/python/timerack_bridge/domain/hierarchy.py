@@ -1,4 +1,4 @@
-"""The hierarchy tree, the security-group check and visibility (DESIGN.md §3)."""
+"""The hierarchy tree, the security-group check and visibility (docs/contract.md)."""
 
 from __future__ import annotations
 

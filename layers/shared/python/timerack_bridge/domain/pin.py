@@ -1,4 +1,4 @@
-"""The Timerack employee punch PIN (DESIGN.md §3)."""
+"""The Timerack employee punch PIN (docs/contract.md)."""
 
 from __future__ import annotations
 

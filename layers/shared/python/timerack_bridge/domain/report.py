@@ -41,7 +41,7 @@ def report_rows(results: Iterable[AssignmentResult], *, errors_only: bool = Fals
 
 
 def render_csv(results: Iterable[AssignmentResult], *, errors_only: bool = False) -> str:
-    """CSV with the header of DESIGN.md §4, every cell neutralised against formula injection."""
+    """CSV with the report's header (docs/contract.md), every cell neutralised against formula injection."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REPORT_HEADER)

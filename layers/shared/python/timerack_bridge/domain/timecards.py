@@ -1,4 +1,4 @@
-"""Hours, punches and the content checks of one assignment's timecards (DESIGN.md §3)."""
+"""Hours, punches and the content checks of one assignment's timecards (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Routers, one per route family of DESIGN.md §4."""
+"""Routers, one per route family of the contract (docs/contract.md)."""

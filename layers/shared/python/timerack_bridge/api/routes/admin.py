@@ -7,10 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from timerack_bridge import admin_checks as checks
 from timerack_bridge.api import deps
 from timerack_bridge.api.routes.common import admin_caller
 from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.logic import admin_checks as checks
 from timerack_bridge.models import (
     Assignment,
     AssignmentIn,

@@ -115,7 +115,7 @@ def post_timecard_import(
             f"customer {customer.customer_id} has no Timerack Client Key; add it to the Primary Customer first"
         )
     # Before the file is read: the week must be open at the customer's node (409 naming the open weeks).
-    from timerack_bridge.admin_checks import check_import_week
+    from timerack_bridge.logic.admin_checks import check_import_week
 
     check_import_week(
         services.admin, access.tree, customer.hierarchy_node_id, body.weekend_bill, services.settings.week_ending_day
@@ -139,7 +139,7 @@ def _import_whole(
     dry_run: bool,
 ) -> Response[TimecardImportOut]:
     """Check every row (reading and a dry run of the pipeline); write only a file with no failing row."""
-    from timerack_bridge import intake
+    from timerack_bridge.logic import intake
 
     def run(dry: bool) -> BatchResult:
         return intake.submit_batch(

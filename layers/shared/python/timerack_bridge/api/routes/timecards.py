@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from timerack_bridge.admin_checks import node_missing, require_week_ending
 from timerack_bridge.api import deps
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.routes.common import admin_caller, caller, timerack_access
 from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.domain.weeks import week_ending_problem
 from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError, UnprocessableError
+from timerack_bridge.logic.admin_checks import node_missing, require_week_ending
 from timerack_bridge.models import (
     BatchResult,
     IdText,
@@ -35,8 +35,8 @@ def post_timecard_batch(
 ) -> BatchResult:
     """ "Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
     # Loaded by the first batch, not at cold start (idempotency pulls in Powertools' JMESPath stack).
-    from timerack_bridge.idempotency import run_idempotent
-    from timerack_bridge.intake import submit_batch
+    from timerack_bridge.adapters.dynamodb.idempotency import run_idempotent
+    from timerack_bridge.logic.intake import submit_batch
 
     services = deps.services()
     access = timerack_access(router)

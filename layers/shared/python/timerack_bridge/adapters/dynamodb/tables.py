@@ -36,7 +36,7 @@ Query or a transaction, never Scan.
 Payroll History, payroll email settings and the export lease belong to the Primary Customer, not to
 its Timerack Client Key (a key can change, or pass to another customer). Records stored before that
 (under the key string) are only read, for the customer they belong to: the one that held the key
-then, kept by the LEGACY / LEGACYKEY pair written when it lets the key go (store/admin.py).
+then, kept by the LEGACY / LEGACYKEY pair written when it lets the key go (adapters/dynamodb/admin.py).
 
 The stream carries new images; the mailer's filters keep completed batches with errors whose error
 file was asked for when they were sent (`receiveErrorFile` on the batch), or that predate that attribute.

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from timerack_bridge.mailer.exceptions import EmailSendError
+from timerack_bridge.logic.ports import EmailSendError
 
 
 class SesEmailSender:

@@ -1,6 +1,6 @@
 """The batch pipeline shared by "Send to TempWorks" and the manual Timecard Import.
 
-Checks every assignment in the order of DESIGN.md §3 (hierarchy level, visibility, status, open
+Checks every assignment in the contract's order (docs/contract.md: hierarchy level, visibility, status, open
 week, content, payroll lock), then writes each unit with one conditional transaction, with bounded
 parallelism. Reference data for the whole batch is read in bulk (BatchGetItem, Query).
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
+from timerack_bridge.adapters.dynamodb.timecards import UnitWrite
 from timerack_bridge.api.auth import TimerackAccess
 from timerack_bridge.domain import errors
 from timerack_bridge.domain.replacement import ReplacementPlan, UnitState, plan_replacement, send_version
@@ -31,7 +32,6 @@ from timerack_bridge.models import (
     Timecard,
     TimecardIn,
 )
-from timerack_bridge.store.timecards import UnitWrite
 
 if TYPE_CHECKING:
     from timerack_bridge.api.deps import Services

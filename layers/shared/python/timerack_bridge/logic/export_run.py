@@ -10,13 +10,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from timerack_bridge.adapters.destinations import DestinationError, ExportDestination
+from timerack_bridge.adapters.dynamodb.admin import AdminStore
+from timerack_bridge.adapters.dynamodb.export_lease import ExportLock, RunLease
+from timerack_bridge.domain.export_models import ClientOutcome, ClientStatus, ExportRun
+from timerack_bridge.domain.export_payload import build_client_export, in_export_window
 from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.export.destinations import DestinationError, ExportDestination
-from timerack_bridge.export.lock import ExportLock, RunLease
-from timerack_bridge.export.models import ClientOutcome, ClientStatus, ExportRun
-from timerack_bridge.export.payload import build_client_export, in_export_window
 from timerack_bridge.models import Assignment, Customer
-from timerack_bridge.store.admin import AdminStore
 
 logger = Logger(service="timerack-bridge", child=True)
 

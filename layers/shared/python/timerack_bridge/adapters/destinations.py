@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from timerack_bridge import __version__
 from timerack_bridge.config import ConfigurationError
-from timerack_bridge.export.models import ExportPayload
-from timerack_bridge.export.payload import import_template_csv
+from timerack_bridge.domain.export_models import ExportPayload
+from timerack_bridge.domain.export_payload import import_template_csv
 
 CLIENT_KEY_HEADER = "X-Timerack-Client-Key"
 

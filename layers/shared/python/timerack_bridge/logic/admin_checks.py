@@ -17,7 +17,7 @@ from timerack_bridge.exceptions import ConflictError, UnprocessableError
 from timerack_bridge.models import Assignment, Customer, HierarchyNode, SecurityGroup, Week
 
 if TYPE_CHECKING:
-    from timerack_bridge.store.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
 
 # (exists, its parent customer id) of a customer id
 ParentOf = Callable[[int], tuple[bool, int | None]]

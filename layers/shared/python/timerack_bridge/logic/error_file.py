@@ -18,14 +18,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from timerack_bridge.mailer.exceptions import EmailSendError
-from timerack_bridge.mailer.marker import MailMarkerStore, MarkerState
-from timerack_bridge.mailer.message import build_error_file_message, reason_not_to_mail
-from timerack_bridge.mailer.ses import SesEmailSender, raw_bytes
-from timerack_bridge.mailer.stream_filter import is_error_file_record
+from timerack_bridge.adapters.dynamodb.admin import AdminStore
+from timerack_bridge.adapters.dynamodb.mail_marker import MailMarkerStore, MarkerState
+from timerack_bridge.adapters.dynamodb.payroll_history import batch_from_item, decode_image, stored_error_file
+from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
+from timerack_bridge.adapters.ses import SesEmailSender, raw_bytes
+from timerack_bridge.domain.error_mail import build_error_file_message, reason_not_to_mail
+from timerack_bridge.logic.ports import EmailSendError
 from timerack_bridge.models import BatchResult, Customer, PayrollEmail
-from timerack_bridge.store.admin import AdminStore
-from timerack_bridge.store.history import batch_from_item, decode_image, stored_error_file
 
 # A child of the handler's Logger (same service, from POWERTOOLS_SERVICE_NAME): the invocation's keys apply.
 logger = Logger(child=True)

@@ -1,4 +1,4 @@
-"""What the export sends (the payload of DESIGN.md §5) and what a run reports, per client."""
+"""What the export sends (the payload of docs/contract.md) and what a run reports, per client."""
 
 from __future__ import annotations
 

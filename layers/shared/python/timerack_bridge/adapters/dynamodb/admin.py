@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode, encode_token, key, strip_keys
 from timerack_bridge.exceptions import ConflictError, NotFoundError
 from timerack_bridge.models import (
     Assignment,
@@ -21,7 +22,6 @@ from timerack_bridge.models import (
     Week,
     WeekStatus,
 )
-from timerack_bridge.store.base import TableStore, decode_token, encode, encode_token, key, strip_keys
 
 
 def _id12(value: int) -> str:

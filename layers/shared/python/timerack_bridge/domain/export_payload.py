@@ -1,6 +1,6 @@
 """The export's rules as pure functions (no AWS, no environment): the window, the PINs, the problems.
 
-DESIGN.md §5: a client's payload carries each assignment whose status allows timecards, that starts
+The contract (docs/contract.md): a client's payload carries each assignment whose status allows timecards, that starts
 no later than 14 days from today and has no end date or ended no earlier than 14 days ago, and the
 employees of those assignments with their punch PIN (§3). An employee without a usable PIN, every
 employee of a PIN collision and an employee that cannot be found are reported as problems and left
@@ -15,9 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from timerack_bridge.domain.pin import PinError, effective_pin
-from timerack_bridge.domain.report import neutralise
-from timerack_bridge.export.models import (
+from timerack_bridge.domain.export_models import (
     ExportAssignment,
     ExportEmployee,
     ExportPayload,
@@ -26,6 +24,8 @@ from timerack_bridge.export.models import (
     MissingPinProblem,
     PinCollisionProblem,
 )
+from timerack_bridge.domain.pin import PinError, effective_pin
+from timerack_bridge.domain.report import neutralise
 from timerack_bridge.models import Assignment, Customer, Employee
 
 WINDOW_DAYS = 14

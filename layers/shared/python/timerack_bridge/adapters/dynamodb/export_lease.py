@@ -29,8 +29,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from timerack_bridge.store.base import encode, key
-from timerack_bridge.tables import TTL_ATTRIBUTE
+from timerack_bridge.adapters.dynamodb.base import encode, key
+from timerack_bridge.adapters.dynamodb.tables import TTL_ATTRIBUTE
 
 # Longer than one client's worst case (retries with timeouts, see HttpsDestination) and than a Lambda
 # invocation (15 minutes at most), so the export function never needs to renew.

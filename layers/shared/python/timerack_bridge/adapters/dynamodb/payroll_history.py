@@ -22,9 +22,9 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
+from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode_token
 from timerack_bridge.exceptions import UnprocessableError
 from timerack_bridge.models import AssignmentResult, BatchResult, BatchSummary, PayrollEmail
-from timerack_bridge.store.base import TableStore, decode_token, encode_token
 
 CUSTOMER_HISTORY = "BATCHES#"  # gsi1pk of a customer's batches: BATCHES#{customerId}
 LEGACY_HISTORY = "HISTORY#"  # gsi1pk of batches stored before batches carried their customer
@@ -107,7 +107,7 @@ def batch_from_item(item: dict[str, Any]) -> BatchResult:
 
 def decode_image(image: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB stream NewImage (attribute-value form) to a plain dict."""
-    from timerack_bridge.store.base import decode
+    from timerack_bridge.adapters.dynamodb.base import decode
 
     return decode(image)
 

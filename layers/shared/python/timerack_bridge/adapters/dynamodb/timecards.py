@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from timerack_bridge.adapters.dynamodb.base import TableStore, decode, encode, key, strip_keys
+from timerack_bridge.adapters.dynamodb.tables import WEEK_UNIT_SHARDS
 from timerack_bridge.domain.replacement import UnitState
 from timerack_bridge.models import PayrollStatus, Timecard
-from timerack_bridge.store.base import TableStore, decode, encode, key, strip_keys
-from timerack_bridge.tables import WEEK_UNIT_SHARDS
 
 UnitKey = tuple[int, date]
 

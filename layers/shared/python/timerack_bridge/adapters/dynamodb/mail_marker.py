@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from timerack_bridge.store.base import TableStore, encode, key
+from timerack_bridge.adapters.dynamodb.base import TableStore, encode, key
 
 MARKER_SK = "MAILED"
 

@@ -1,0 +1,1 @@
+"""The logic of each flow: intake, payroll lock, feed import, export run, error mail, admin checks."""
