@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install run test unit integration infra e2e lint format typecheck layers synth cfn-lint bench clean
+.PHONY: install run test unit integration infra e2e lint format typecheck openapi layers synth cfn-lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The local runtime with demo data on http://127.0.0.1:3000 (TIMERACK_PORT).
+## The local runtime with demo data on http://127.0.0.1:3000 (TIMERACK_PORT). It keeps its data under
+## .local/ across runs; `make run TIMERACK_FRESH=1` starts over (make hands the variable to the command).
 run: install
 	$(VENV)/bin/timerack-bridge run
 
-## The whole suite: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e (HTTP).
-test: install
+## Lint and types (ruff, mypy), then the whole suite: unit, integration (moto), infra (CDK + cdk-nag
+## + cfn-lint), e2e (HTTP). CI (.ci/run) runs this target.
+test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: install
@@ -36,11 +38,18 @@ e2e: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+typecheck: install
 	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## docs/openapi.json: the OpenAPI document the API serves (the stack's routes are read from it).
+openapi: install
+	$(PY) -m infra.openapi
 
 ## Lambda layers without Docker: the shared package, and the dependencies as arm64 wheels.
 layers: install

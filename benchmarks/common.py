@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 MAIN_TABLE = "bench-main"
@@ -422,34 +423,45 @@ class Stand:
     log: CallLog
 
 
+def bench_settings(**values: Any) -> Any:
+    """The API's settings for a stand: its tables, and an outbox no benchmark sends to."""
+    import tempfile
+
+    from timerack_bridge.config import ApiSettings
+
+    outbox = str(Path(tempfile.gettempdir()) / "timerack-bench-outbox")
+    return ApiSettings(
+        table_name=MAIN_TABLE,
+        idempotency_table_name=IDEMPOTENCY_TABLE,
+        export_destination="outbox",
+        export_outbox_dir=outbox,
+        **values,
+    )
+
+
 @contextmanager
 def moto_stand(*, write_parallelism: int | None = None) -> Iterator[Stand]:
     """Fresh moto tables and services made current for the API handler."""
     from moto import mock_aws
 
-    from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
+    from local.moto_stand_in import SerializedClient, install_fast_transactions
     from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
-    from timerack_bridge.config import Settings
 
     with environment(FAKE_AWS_ENV), mock_aws():
         install_fast_transactions()
         tame_moto()
         time_moto()
         extra = {} if write_parallelism is None else {"write_parallelism": write_parallelism}
-        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE, **extra)
+        settings = bench_settings(**extra)
         # The client the API function builds (its retry mode and pool), not a bare one.
-        client = deps.build_services(settings=settings).dynamodb
+        client = deps.dynamodb_client()
         log = CallLog()
         attach_call_log(client, log)
         serialized = SerializedClient(client)
         tables.create_tables(serialized, MAIN_TABLE, IDEMPOTENCY_TABLE)
         services = deps.Services(settings=settings, dynamodb=serialized)
-        deps.use(services)
-        try:
-            yield Stand(services=services, client=client, log=log)
-        finally:
-            deps.use(None)
+        yield Stand(services=services, client=client, log=log)
 
 
 class MotoClock:
@@ -479,7 +491,7 @@ def time_moto() -> None:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SERVER = (
     "import sys; from benchmarks.common import tame_moto; tame_moto(); "
-    "from infra.local.moto_stand_in import install_fast_transactions; install_fast_transactions(); "
+    "from local.moto_stand_in import install_fast_transactions; install_fast_transactions(); "
     "from moto.server import main; main(sys.argv[1:])"
 )
 
@@ -495,7 +507,7 @@ def moto_server() -> Iterator[str]:
     import subprocess
     import sys
 
-    from infra.local.runtime import free_port
+    from local.runtime import free_port
 
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -538,19 +550,13 @@ def server_stand(endpoint: str) -> Iterator[Stand]:
     """Services on a moto server in another process, with the client the API function builds."""
     from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
-    from timerack_bridge.config import Settings
 
     with environment({**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}):
-        settings = Settings(table_name=MAIN_TABLE, idempotency_table_name=IDEMPOTENCY_TABLE)
-        services = deps.build_services(settings=settings)
+        services = deps.build_services(bench_settings())
         log = CallLog()
         attach_call_log(services.dynamodb, log)
         tables.create_tables(services.dynamodb, MAIN_TABLE, IDEMPOTENCY_TABLE)
-        deps.use(services)
-        try:
-            yield Stand(services=services, client=services.dynamodb, log=log)
-        finally:
-            deps.use(None)
+        yield Stand(services=services, client=services.dynamodb, log=log)
 
 
 def batch_write(client: Any, table_name: str, items: list[dict[str, Any]]) -> int:

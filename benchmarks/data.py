@@ -40,7 +40,7 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
     """
     from benchmarks.common import MAIN_TABLE, batch_write
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
-    from timerack_bridge.models import (
+    from timerack_bridge.domain.entities import (
         Assignment,
         Customer,
         Employee,
@@ -149,7 +149,7 @@ def batch_body(assignments: int, *, first: int = FIRST_ASSIGNMENT, client: int =
 
 def batch_event(body: dict[str, Any]) -> dict[str, Any]:
     """The API Gateway proxy event of a "Send to TempWorks" post, after the Cognito authorizer."""
-    from infra.local.proxy import build_proxy_event
+    from local.proxy import build_proxy_event
 
     return build_proxy_event(
         "POST",

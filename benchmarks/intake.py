@@ -94,8 +94,10 @@ def _floor_ms(
 
 
 def run_once(assignments: int, run: int, *, write_parallelism: int | None = None) -> dict[str, Any]:
+    from timerack_bridge.api.app import build_app
     from timerack_bridge.api.handler import handle
 
+    app = build_app()
     timecards = assignments * 2
     with moto_stand(write_parallelism=write_parallelism) as stand:
         seed_agency(stand, clients=1, assignments_per_client=assignments, employees=False)
@@ -105,7 +107,7 @@ def run_once(assignments: int, run: int, *, write_parallelism: int | None = None
             event = batch_event(body)
             stand.log.reset()
             watch, cpu, moto = Stopwatch(), time.process_time(), MotoClock.ms
-            response = handle(event, None)
+            response = handle(event, None, stand.services, app)
             elapsed, cpu_ms = watch.ms, (time.process_time() - cpu) * 1000
             client_cpu_ms = cpu_ms - (MotoClock.ms - moto)
             reply = json.loads(response["body"])

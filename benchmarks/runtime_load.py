@@ -126,11 +126,11 @@ def _load(port: int, token: str, weekend_bill: date, clients: int, posts: int) -
     return latencies, wall
 
 
-COMMAND = ["-m", "infra.local.cli", "run"]  # `timerack-bridge run`
+COMMAND = ["-m", "local.cli", "run"]  # `timerack-bridge run`
 
 
 def _add_assignments(port: int, key: bytes, weekend_bill: date, clients: int) -> None:
-    from infra.local.tokens import issue_token
+    from local.tokens import issue_token
 
     admin = Connection(port, issue_token(key, "bench-admin", admin=True))
     for client in range(clients):
@@ -152,9 +152,9 @@ def _add_assignments(port: int, key: bytes, weekend_bill: date, clients: int) ->
 
 
 def _run(posts: int, concurrency: tuple[int, ...]) -> list[Figure]:
-    from infra.local.runtime import free_port
-    from infra.local.seed import DEMO_PRINCIPAL, current_weekend_bill
-    from infra.local.tokens import issue_token, signing_key
+    from local.runtime import free_port
+    from local.seed import DEMO_PRINCIPAL, current_weekend_bill
+    from local.tokens import issue_token, signing_key
 
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="timerack-runtime-") as state_dir:

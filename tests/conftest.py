@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -37,28 +40,45 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
+def cold_start(module: str) -> ModuleType:
+    """A function's handler module imported afresh, as Lambda's init imports it (not the cached one)."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.loader is not None, module
+    fresh = importlib.util.module_from_spec(spec)
+    cached = sys.modules.get(module)
+    sys.modules[module] = fresh  # dataclasses look their module up while it runs
+    try:
+        spec.loader.exec_module(fresh)
+    finally:
+        if cached is None:
+            del sys.modules[module]
+        else:
+            sys.modules[module] = cached
+    return fresh
+
+
 @pytest.fixture
-def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The API's services on moto: what the API function's composition root builds, handed to `api`."""
     from moto import mock_aws
 
     from timerack_bridge.adapters.dynamodb import tables
     from timerack_bridge.api import deps
-    from timerack_bridge.config import Settings
+    from timerack_bridge.config import ApiSettings
 
     monkeypatch.setenv("TABLE_NAME", "main")
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idem")
+    monkeypatch.setenv("EXPORT_DESTINATION", "outbox")
+    monkeypatch.setenv("EXPORT_OUTBOX_DIR", str(tmp_path / "timerack-outbox"))
     with mock_aws():
-        from infra.local.moto_stand_in import SerializedClient, install_fast_transactions
+        from local.moto_stand_in import SerializedClient, install_fast_transactions
 
         install_fast_transactions()
 
         # In-process moto is not thread-safe; each DynamoDB call is atomic in AWS, so serialize calls.
         client = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))
         tables.create_tables(client, "main", "idem")
-        built = deps.Services(settings=Settings(table_name="main", idempotency_table_name="idem"), dynamodb=client)
-        deps.use(built)
-        yield built
-        deps.use(None)
+        yield deps.Services(settings=ApiSettings.from_env(), dynamodb=client)
 
 
 @dataclass
@@ -79,34 +99,63 @@ class Reply:
 ApiCall = Callable[..., Reply]
 
 
+@pytest.fixture(scope="session")
+def resolver() -> Any:
+    """One resolver for the session, as one Lambda instance keeps one (building one costs ~0.1 s)."""
+    from timerack_bridge.api.app import build_app
+
+    return build_app()
+
+
 @pytest.fixture
-def api(services: Any) -> ApiCall:
-    """Call the API handler with a proxy event, as API Gateway would after its authorizer."""
-    from infra.local.proxy import build_proxy_event, response_parts
+def handle(services: Any, resolver: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The API function's entry with these services: a proxy event in, a proxy response out."""
     from timerack_bridge.api.handler import handle
 
-    def call(
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        principal: str | None = PRINCIPAL,
-        admin: bool = False,
-        headers: dict[str, str] | None = None,
-        raw: str | bytes | None = None,
-    ) -> Reply:
-        claims = None
-        if principal is not None:
-            scope = "timerack/timecards.write" + (" timerack/admin" if admin else "")
-            claims = {"sub": principal, "scope": scope}
-        payload = raw if raw is not None else (None if body is None else json.dumps(body))
-        event = build_proxy_event(
-            method, path, headers={"Content-Type": "application/json", **(headers or {})}, body=payload, claims=claims
-        )
-        status, out_headers, data = response_parts(handle(event, None))
-        return Reply(status, out_headers, data)
+    return lambda event: handle(event, None, services, resolver)
 
-    return call
+
+@pytest.fixture
+def api_for(resolver: Any) -> Callable[[Any], ApiCall]:
+    """An API caller on the given services, as the API function's composition root hands them in."""
+    from local.proxy import build_proxy_event, response_parts
+    from timerack_bridge.api.handler import handle
+
+    def caller_on(services: Any) -> ApiCall:
+        def call(
+            method: str,
+            path: str,
+            body: Any = None,
+            *,
+            principal: str | None = PRINCIPAL,
+            admin: bool = False,
+            headers: dict[str, str] | None = None,
+            raw: str | bytes | None = None,
+        ) -> Reply:
+            claims = None
+            if principal is not None:
+                scope = "timerack/timecards.write" + (" timerack/admin" if admin else "")
+                claims = {"sub": principal, "scope": scope}
+            payload = raw if raw is not None else (None if body is None else json.dumps(body))
+            event = build_proxy_event(
+                method,
+                path,
+                headers={"Content-Type": "application/json", **(headers or {})},
+                body=payload,
+                claims=claims,
+            )
+            status, out_headers, data = response_parts(handle(event, None, services, resolver))
+            return Reply(status, out_headers, data)
+
+        return call
+
+    return caller_on
+
+
+@pytest.fixture
+def api(api_for: Callable[[Any], ApiCall], services: Any) -> ApiCall:
+    """Call the API handler with a proxy event, as API Gateway would after its authorizer."""
+    return api_for(services)
 
 
 @dataclass
@@ -120,7 +169,7 @@ class Agency:
 
 @pytest.fixture
 def agency(services: Any) -> Agency:
-    from timerack_bridge.models import (
+    from timerack_bridge.domain.entities import (
         Assignment,
         Customer,
         Employee,

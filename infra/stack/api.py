@@ -21,6 +21,7 @@ from infra.stack.export import ExportJob
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_retention
 from infra.stack.identity import Identity
 from infra.stack.nag import acknowledge
+from infra.stack.routes import Route, api_routes
 
 API_SPEC = FunctionSpec(
     folder=constants.API_FUNCTION,
@@ -49,39 +50,40 @@ BODY_MODELS = {
 }
 
 
+# The routes come from the committed OpenAPI document (infra/stack/routes.py). What the gateway
+# checks beyond "a JSON object when the operation requires a body", and the query it leaves to the function:
+BODY_MODEL_OF = {"POST /v1/timecard-batches": TIMECARD_BATCH}
+# The function's own 422 names the field, as for every other admin route; the gateway never checked it.
+QUERY_CHECKED_BY_THE_FUNCTION = {"GET /v1/employees": ("hasPinOverride",)}
+
+
 @dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    body: str | None = None  # a key of BODY_MODELS
-    required_query: tuple[str, ...] = ()
-    public: bool = False
+class GatewayRoute:
+    """One method of the REST API: its route and what the gateway checks before the function runs."""
+
+    route: Route
+    body: str | None  # a key of BODY_MODELS
+    required_query: tuple[str, ...]
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/v1/health", public=True),
-    # Admin (TempWorks side)
-    Route("PUT", "/v1/hierarchy/{nodeId}", body=JSON_OBJECT),
-    Route("PUT", "/v1/service-reps/{repId}", body=JSON_OBJECT),
-    Route("PUT", "/v1/security-groups/{name}", body=JSON_OBJECT),
-    Route("PUT", "/v1/customers/{customerId}", body=JSON_OBJECT),
-    Route("PUT", "/v1/employees/{employeeId}", body=JSON_OBJECT),
-    Route("GET", "/v1/employees/{employeeId}"),
-    Route("GET", "/v1/employees"),
-    Route("PUT", "/v1/assignments/{assignmentId}", body=JSON_OBJECT),
-    Route("PUT", "/v1/weeks/{weekendBill}", body=JSON_OBJECT),
-    Route("POST", "/v1/weeks/{weekendBill}/send-to-payroll", body=JSON_OBJECT),
-    # Timerack side
-    Route("POST", "/v1/timecard-batches", body=TIMECARD_BATCH),
-    Route("GET", "/v1/payroll-history", required_query=("clientKey",)),
-    Route("GET", "/v1/payroll-history/{batchId}"),
-    Route("GET", "/v1/payroll-history/{batchId}/report.csv"),
-    Route("GET", "/v1/timecards", required_query=("assignmentId", "weekendBill")),
-    Route("GET", "/v1/clients/{clientKey}/payroll-email"),
-    Route("PUT", "/v1/clients/{clientKey}/payroll-email", body=JSON_OBJECT),
-    Route("POST", "/v1/exports"),
-    Route("POST", "/v1/timecard-imports", body=JSON_OBJECT),
-)
+def gateway_routes(routes: tuple[Route, ...]) -> tuple[GatewayRoute, ...]:
+    """The routes with their gateway checks; a name above that is not a route fails the synth."""
+    names = {route.name for route in routes} | {f"{r.name}?{q}" for r in routes for q in r.required_query}
+    left = {f"{name}?{q}" for name, queries in QUERY_CHECKED_BY_THE_FUNCTION.items() for q in queries}
+    unknown = (set(BODY_MODEL_OF) | left) - names
+    if unknown:
+        raise ValueError(f"not a route of docs/openapi.json: {sorted(unknown)} (run `make openapi`?)")
+    return tuple(
+        GatewayRoute(
+            route=route,
+            body=BODY_MODEL_OF.get(route.name, JSON_OBJECT) if route.body_required else None,
+            required_query=tuple(
+                q for q in route.required_query if q not in QUERY_CHECKED_BY_THE_FUNCTION.get(route.name, ())
+            ),
+        )
+        for route in routes
+    )
+
 
 # One JSON line per request; the caller's Cognito client id, never a token or a body.
 ACCESS_LOG_FORMAT = {
@@ -186,17 +188,18 @@ class Api(Construct):
             source_arn=self.rest_api.arn_for_execute_api(stage=constants.API_STAGE_NAME),
         )
         self._models: dict[str, apigw.Model] = {}
-        self.methods = [self._add_route(route, identity) for route in ROUTES]
+        self.methods = [self._add_route(route, identity) for route in gateway_routes(api_routes())]
         self._web_acl(tenant)
 
-    def _add_route(self, route: Route, identity: Identity) -> apigw.Method:
+    def _add_route(self, gateway: GatewayRoute, identity: Identity) -> apigw.Method:
+        route = gateway.route
         resource = self.rest_api.root.resource_for_path(route.path)
         options: dict = {
             "request_validator": self.validator,
-            "request_parameters": {f"method.request.querystring.{name}": True for name in route.required_query},
+            "request_parameters": {f"method.request.querystring.{name}": True for name in gateway.required_query},
         }
-        if route.body is not None:
-            options["request_models"] = {"application/json": self._model(route.body)}
+        if gateway.body is not None:
+            options["request_models"] = {"application/json": self._model(gateway.body)}
         if route.public:
             method = resource.add_method(
                 route.method, self.integration, authorization_type=apigw.AuthorizationType.NONE, **options

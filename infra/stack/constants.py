@@ -36,21 +36,21 @@ METRICS_NAMESPACE = "TimerackBridge"
 # Functions: folder under functions/, handler, memory (MB), timeout. The reasons are in
 # docs/decision_log_infra.md.
 API_FUNCTION = "api"
-API_HANDLER = "api_handler.lambda_handler"
+API_HANDLER = "handler.lambda_handler"
 API_MEMORY_MB = 1024
 # Just under API Gateway's 29 s integration timeout, so a slow request ends as a logged
 # Lambda timeout instead of running on after the caller got a 504.
 API_TIMEOUT = Duration.seconds(28)
 
 EXPORT_FUNCTION = "export"
-EXPORT_HANDLER = "export_handler.lambda_handler"
+EXPORT_HANDLER = "handler.lambda_handler"
 EXPORT_MEMORY_MB = 512
 EXPORT_TIMEOUT = Duration.minutes(10)
 EXPORT_ASYNC_RETRIES = 1
 EXPORT_MAX_EVENT_AGE = Duration.hours(1)
 
 MAILER_FUNCTION = "mailer"
-MAILER_HANDLER = "mailer_handler.lambda_handler"
+MAILER_HANDLER = "handler.lambda_handler"
 MAILER_MEMORY_MB = 256
 MAILER_TIMEOUT = Duration.seconds(60)
 MAILER_BATCH_SIZE = 10
@@ -60,10 +60,6 @@ MAILER_MAX_RECORD_AGE = Duration.days(1)
 # The schedule's delivery retries (EventBridge -> export function).
 SCHEDULE_RETRY_ATTEMPTS = 3
 SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
-
-# The mailer's stream filter: a Payroll History batch item that completed with errors.
-BATCH_SORT_KEY = "BATCH"
-BATCH_COMPLETED_STATUS = "completed"
 
 # API
 API_STAGE_NAME = "prod"

@@ -28,9 +28,7 @@ class LocalStack:
     log_path: Path
 
     def token(self, principal: str, admin: bool = False) -> str:
-        args = [sys.executable, "-m", "infra.local.cli", "token", "--principal", principal] + (
-            ["--admin"] if admin else []
-        )
+        args = [sys.executable, "-m", "local.cli", "token", "--principal", principal] + (["--admin"] if admin else [])
         env = {**os.environ, "TIMERACK_STATE_DIR": str(self.state_dir)}
         return subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout.strip()
 
@@ -60,25 +58,41 @@ class LocalStack:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`timerack-bridge ARGS` as a user runs it next to this stack (its state dir and port in the environment)."""
+        port = self.url.rsplit(":", 1)[1]
+        environment = {**os.environ, "TIMERACK_STATE_DIR": str(self.state_dir), "TIMERACK_PORT": port, **(env or {})}
+        environment.pop("TIMERACK_BRIDGE_URL", None)
+        return run_cli(*args, env=environment)
 
-def start_stack(state_dir: Path, stack_class: type[LocalStack] = LocalStack) -> LocalStack:
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+
+
+def start_stack(
+    state_dir: Path, stack_class: type[LocalStack] = LocalStack, env: dict[str, str] | None = None
+) -> LocalStack:
     """`timerack-bridge run` on a free port with its state in state_dir, once it answers /v1/health."""
-    from infra.local.runtime import free_port
+    from local.runtime import free_port
 
     port = free_port()
     log_path = state_dir / "runtime.log"
-    env = {
+    environment = {
         **os.environ,
         "TIMERACK_PORT": str(port),
         "TIMERACK_STATE_DIR": str(state_dir),
         "TIMERACK_EXPORT_INTERVAL": "3600",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.cli", "run"],
+            [sys.executable, "-m", "local.cli", "run"],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

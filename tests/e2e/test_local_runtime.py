@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from infra.local.seed import current_weekend_bill
+from local.seed import current_weekend_bill
 from tests.e2e.conftest import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

@@ -54,13 +54,13 @@ class HardeningStack(LocalStack):
         }
 
     def signing_key(self) -> bytes:
-        from infra.local.tokens import signing_key
+        from local.tokens import signing_key
 
         return signing_key(self.state_dir)
 
     def token(self, principal: str, admin: bool = False, **claims: Any) -> str:
         """A token signed with the runtime's key, in-process (the CLI is tested by the e2e suite)."""
-        from infra.local.tokens import issue_token
+        from local.tokens import issue_token
 
         return issue_token(self.signing_key(), principal, admin=admin, **claims)
 

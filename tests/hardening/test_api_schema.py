@@ -29,7 +29,7 @@ from tests.hardening.conftest import HardeningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening")]
 
-# The demo data's SSNs and PINs (infra/local/seed.py): none may ever leave the API.
+# The demo data's SSNs and PINs (local/seed.py): none may ever leave the API.
 DEMO_SECRETS = ("111-11-2345", "111112345", "123-45-6789", "123456789", "72345", "126789", "654321")
 DEMO_CLIENT_KEY = "ACME-1"
 ERROR_REPLIES = ("401", "403")
@@ -133,3 +133,11 @@ def test_served_openapi_documents_401_403_and_the_bearer_scheme(hardening_stack:
     }
     assert status == 200 and not any(undocumented.values()), undocumented
     assert document.get("components", {}).get("securitySchemes"), "no bearer security scheme"
+
+
+def test_the_local_runtime_serves_the_committed_openapi_document(hardening_stack: HardeningStack) -> None:
+    from infra.openapi import committed_document
+
+    status, _, body = hardening_stack.call("GET", "/swagger?format=json")
+    assert status == 200
+    assert json.loads(body) == committed_document(), "run `make openapi` and commit docs/openapi.json"

@@ -13,7 +13,8 @@ from typing import Any
 
 from tests.conftest import CLIENT_KEY, WEEKEND_BILL, Agency, ApiCall, timecard
 from tests.hardening.test_faults import assert_whole, header, rep_access, unit_view
-from timerack_bridge.models import Assignment, TimecardIn
+from timerack_bridge.domain.batch import TimecardIn
+from timerack_bridge.domain.entities import Assignment
 
 SENDERS = 20
 OPEN_UNITS = [2001, 2002, 2003, 2004, 2005, 2006]

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from timerack_bridge.domain import errors
+from timerack_bridge.domain.batch import AssignmentResult, TimecardIn
 from timerack_bridge.domain.pin import PinError, default_pin, effective_pin, ssn_last_four, validate_pin_override
 from timerack_bridge.domain.replacement import UnitState, apply_plan, plan_replacement, send_version
 from timerack_bridge.domain.report import neutralise, render_csv
@@ -23,7 +24,6 @@ from timerack_bridge.domain.timecards import (
     parse_military_time,
     punch_minutes,
 )
-from timerack_bridge.models import AssignmentResult, TimecardIn
 
 WEEKEND_BILL = date(2026, 11, 22)
 PAY_CODES = ("REG", "OT", "DT")

@@ -22,8 +22,9 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import CLIENT_KEY, WEEKEND_BILL, Agency, ApiCall, timecard
 from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
+from timerack_bridge.domain.batch import TimecardIn
+from timerack_bridge.domain.entities import Assignment
 from timerack_bridge.logic.intake import MAX_WRITE_ATTEMPTS
-from timerack_bridge.models import Assignment, TimecardIn
 
 Fault = Callable[[dict[str, Any]], None]
 

@@ -13,17 +13,18 @@ import hmac
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from typing import Any
 
 import pytest
 
-from infra.local.tokens import AUDIENCE, ISSUER, issue_token
+from local.tokens import AUDIENCE, ISSUER, issue_token
 from tests.conftest import CLIENT_KEY, Agency, ApiCall, batch, timecard
 from tests.hardening.conftest import HardeningStack, start_stack, stop_stack, table_snapshot
-from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, Customer, SecurityGroup, ServiceRep
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.domain.entities import Customer, SecurityGroup, ServiceRep
 
 # ---------------------------------------------------------------- 401: the local runtime's token check
 
@@ -118,8 +119,8 @@ def test_every_bad_token_is_401_and_writes_nothing(hardening_stack: HardeningSta
 def far_client(services: Any, agency: Agency) -> dict[str, Any]:
     """Another client at the "other" node, outside rep-1's, with one batch in its Payroll History."""
     from timerack_bridge.api.auth import Caller, require_timerack_rep
+    from timerack_bridge.domain.batch import TimecardIn
     from timerack_bridge.logic.intake import submit_batch
-    from timerack_bridge.models import TimecardIn
 
     admin = services.admin
     admin.put_customer(
@@ -523,10 +524,11 @@ def test_the_error_file_neutralises_every_dangerous_start() -> None:
     assert all(row[5] == "'-2+3" for row in rows)
 
 
-def test_a_token_without_a_timerack_scope_is_403_and_writes_nothing(services: Any, agency: Agency) -> None:
+def test_a_token_without_a_timerack_scope_is_403_and_writes_nothing(
+    services: Any, agency: Agency, handle: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
     """Found here: the handler took any valid token of the user pool; only API Gateway checked the scope."""
-    from infra.local.proxy import build_proxy_event
-    from timerack_bridge.api.handler import handle
+    from local.proxy import build_proxy_event
 
     before = table_snapshot(services)
     for scope in ("", "openid email", "timerack/timecards.read", "timerack/administrator"):
@@ -541,7 +543,7 @@ def test_a_token_without_a_timerack_scope_is_403_and_writes_nothing(services: An
                 body=json.dumps(body),
                 claims={"sub": "timerack-portal", "scope": scope},
             )
-            reply = handle(event, None)
+            reply = handle(event)
             assert reply["statusCode"] == 403 and "scope" in json.loads(reply["body"])["message"], (scope, path)
     assert table_snapshot(services) == before
 

@@ -14,7 +14,7 @@ ADMIN = {"principal": "agency-admin", "admin": True}
 @pytest.fixture(autouse=True)
 def _branch_node(services: Any) -> None:
     """The node these records name: a PUT naming a node that does not exist is refused (422)."""
-    from timerack_bridge.models import HierarchyNode
+    from timerack_bridge.domain.entities import HierarchyNode
 
     services.admin.put_node(HierarchyNode(node_id="branch", name="Branch"))
 

@@ -20,14 +20,16 @@ class FakeLambdaContext:
         return 25_000
 
 
-def invoke(name: str) -> tuple[int, Any]:
-    from functions.api.api_handler import lambda_handler
-
-    response = lambda_handler(load_event(name), FakeLambdaContext())
-    return response["statusCode"], json.loads(response["body"])
-
-
 def test_sample_events_drive_the_handler(services: Any, agency: Agency) -> None:
+    from functions.api.handler import build_instance, lambda_handler
+
+    # The function's composition root, on this test's services
+    instance = build_instance(services)
+
+    def invoke(name: str) -> tuple[int, Any]:
+        response = lambda_handler(load_event(name), FakeLambdaContext(), instance=instance)
+        return response["statusCode"], json.loads(response["body"])
+
     status, body = invoke("api-health.json")
     assert (status, body["status"]) == (200, "ok")
 

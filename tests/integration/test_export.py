@@ -20,23 +20,22 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import load_event
+from tests.conftest import cold_start, load_event
 from timerack_bridge.adapters.destinations import (
     DestinationError,
     ExportDestination,
     HttpsDestination,
     OutboxDestination,
     S3Destination,
-    use_destination,
 )
 from timerack_bridge.adapters.dynamodb import tables
 from timerack_bridge.adapters.dynamodb.admin import AdminStore
 from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+from timerack_bridge.domain.entities import Assignment, Customer, Employee
 from timerack_bridge.domain.export_models import ExportPayload
 from timerack_bridge.domain.pin import ssn_last_four
 from timerack_bridge.exceptions import NotFoundError
 from timerack_bridge.logic.export_run import run_export
-from timerack_bridge.models import Assignment, Customer, Employee
 
 TODAY = date(2026, 11, 16)
 # Every PIN and SSN fragment of the seeded employees: none may appear in a log line.
@@ -397,9 +396,13 @@ class FlakyTimerack:
                 if answer == "hang":
                     outer.closing.wait(outer.hang_seconds)
                     return
-                status = {"ok": 200, "500": 500, "400": 400}[answer]
+                status = {"ok": 200, "500": 500, "400": 400, "429": 429, "302": 302}[answer]
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if status == 429:
+                    self.send_header("Retry-After", "1")
+                if status == 302:
+                    self.send_header("Location", "/elsewhere")
                 self.end_headers()
                 self.wfile.write(b'{"ok": true}' if status == 200 else b'{"error": "no"}')
 
@@ -489,6 +492,22 @@ def test_https_gives_up_after_read_timeouts_and_refused_connections() -> None:
         closed.send(_payload())
 
 
+def test_https_waits_as_retry_after_asks_up_to_its_cap_and_follows_no_redirect() -> None:
+    # Given Timerack answers 429 with Retry-After: 1 (then OK), and another client a redirect
+    delays: list[float] = []
+    with FlakyTimerack({"ACME-1": ["429", "ok"], "GLOBEX-1": ["302"]}, hang_seconds=1) as timerack:
+        destination = HttpsDestination(
+            timerack.url, "t", max_attempts=3, backoff_base=0.01, backoff_max=0.05, sleep=delays.append
+        )
+        destination.send(_payload())
+        # Then the 429 was retried after the Retry-After wait, capped at backoff_max
+        assert timerack.attempts("ACME-1") == 2 and delays == [0.05]
+        # And a redirect is refused at once: a POST is never silently re-sent elsewhere
+        with pytest.raises(DestinationError, match="HTTP 302"):
+            destination.send(_payload("GLOBEX-1"))
+        assert timerack.attempts("GLOBEX-1") == 1 and delays == [0.05]
+
+
 def test_https_refuses_plain_http_to_a_remote_host() -> None:
     from timerack_bridge.config import ConfigurationError
 
@@ -559,18 +578,24 @@ class FakeContext:
 
 
 @pytest.fixture
-def handler(
-    dynamodb: Any, clients: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
-    from functions.export import export_handler
-
+def export_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TABLE_NAME", "main")
     monkeypatch.setenv("EXPORT_DESTINATION", "outbox")
     monkeypatch.setenv("EXPORT_OUTBOX_DIR", str(tmp_path / "outbox"))
-    export_handler.admin_store.cache_clear()
-    use_destination(None)
-    yield lambda event: export_handler.lambda_handler(event, FakeContext())
-    export_handler.admin_store.cache_clear()
-    use_destination(None)
+
+
+@pytest.fixture
+def handler(dynamodb: Any, clients: list[str], tmp_path: Path, export_env: None) -> Callable[..., dict[str, Any]]:
+    """The export function's handler, handed this test's store and destination (the outbox by default)."""
+    from functions.export import handler as export_handler
+
+    def invoke(event: dict[str, Any], destination: ExportDestination | None = None) -> dict[str, Any]:
+        adapters = export_handler.ExportAdapters(
+            AdminStore(dynamodb, "main"), destination or OutboxDestination(tmp_path / "outbox")
+        )
+        return export_handler.lambda_handler(event, FakeContext(), adapters=adapters)
+
+    return invoke
 
 
 @pytest.fixture
@@ -637,8 +662,7 @@ def test_direct_invoke_exports_one_client(handler: Callable[[dict[str, Any]], di
 def test_failures_are_logged_without_pins(
     handler: Callable[[dict[str, Any]], dict[str, Any]], log_lines: Callable[[], str]
 ) -> None:
-    use_destination(RecordingDestination(failing={"ACME-1"}))
-    result = handler(load_event("export-scheduled.json"))
+    result = handler(load_event("export-scheduled.json"), RecordingDestination(failing={"ACME-1"}))
     assert [c["status"] for c in result["clients"]] == ["failed", "exported", "exported"]
     logs = log_lines()
     assert "client export failed" in logs
@@ -647,13 +671,14 @@ def test_failures_are_logged_without_pins(
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
 def test_handler_fails_loudly_without_destination_configuration(
-    handler: Callable[[dict[str, Any]], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    export_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from timerack_bridge.config import ConfigurationError
 
+    # The function's cold start (the import of its handler) fails, naming the variable
     monkeypatch.delenv("EXPORT_OUTBOX_DIR")
     with pytest.raises(ConfigurationError, match="EXPORT_OUTBOX_DIR"):
-        handler(load_event("export-scheduled.json"))
+        cold_start("functions.export.handler")
 
 
 # ------------------------------------------------------------------ POST /v1/exports
@@ -665,9 +690,8 @@ def api_destination(agency: Any, services: Any) -> Iterator[RecordingDestination
         Customer(customer_id=400, name="Hidden", hierarchy_node_id="other", timerack_client_key="HIDDEN-1")
     )
     destination = RecordingDestination()
-    use_destination(destination)
+    services.destination = destination
     yield destination
-    use_destination(None)
 
 
 def test_post_exports_runs_every_client_visible_to_the_rep(api: Any, api_destination: RecordingDestination) -> None:

@@ -58,7 +58,7 @@ def test_a_batch_creates_timecards_with_hours_punches_and_adjustments(api: ApiCa
 
 
 def test_every_article_error_verbatim_with_the_real_id(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Assignment
+    from timerack_bridge.domain.entities import Assignment
 
     services.admin.put_assignment(
         Assignment(
@@ -99,7 +99,7 @@ def test_every_article_error_verbatim_with_the_real_id(api: ApiCall, agency: Age
 
 
 def test_no_open_weeks(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     services.admin.put_week(Week(weekend_bill=date(2026, 11, 22), hierarchy_node_id="branch", status="closed"))
     reply = send(api, batch(timecard(1001, 501)))
@@ -107,7 +107,7 @@ def test_no_open_weeks(api: ApiCall, agency: Agency, services: Any) -> None:
 
 
 def test_open_week_of_the_nearest_ancestor_and_pay_period_choice(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     # Given two open weeks on the branch, the sub-branch's assignment uses the branch's (nearest ancestor)
     services.admin.put_week(Week(weekend_bill=date(2026, 11, 29), hierarchy_node_id="branch", status="open"))
@@ -119,7 +119,7 @@ def test_open_week_of_the_nearest_ancestor_and_pay_period_choice(api: ApiCall, a
 
 
 def test_hierarchy_level_without_master_data(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import ServiceRep
+    from timerack_bridge.domain.entities import ServiceRep
 
     services.admin.put_rep(
         ServiceRep(rep_id="rep-1", name="Portal", principal="timerack-portal", current_hierarchy_node_id="system")
@@ -195,8 +195,8 @@ def test_older_send_never_overwrites_a_newer_one(services: Any, agency: Agency) 
     from datetime import UTC, datetime
 
     from timerack_bridge.api.auth import Caller, require_timerack_rep
+    from timerack_bridge.domain.batch import TimecardIn
     from timerack_bridge.logic.intake import submit_batch
-    from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
@@ -221,8 +221,8 @@ def test_older_send_never_overwrites_a_newer_one(services: Any, agency: Agency) 
 
 def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> None:
     from timerack_bridge.api.auth import Caller, require_timerack_rep
+    from timerack_bridge.domain.batch import TimecardIn
     from timerack_bridge.logic.intake import submit_batch
-    from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
@@ -261,8 +261,8 @@ def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> No
 
 def test_interrupted_send_is_finished_by_a_resend(api: ApiCall, services: Any, agency: Agency) -> None:
     from timerack_bridge.api.auth import Caller, require_timerack_rep
+    from timerack_bridge.domain.batch import TimecardIn
     from timerack_bridge.logic.intake import submit_batch
-    from timerack_bridge.models import TimecardIn
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
@@ -328,7 +328,7 @@ def test_status_codes(api: ApiCall, agency: Agency, services: Any) -> None:
 
 
 def test_rep_outside_the_group_or_its_node_is_403(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import SecurityGroup, ServiceRep
+    from timerack_bridge.domain.entities import SecurityGroup, ServiceRep
 
     services.admin.put_rep(
         ServiceRep(rep_id="rep-2", name="Outsider", principal="outsider", current_hierarchy_node_id="branch")
@@ -371,7 +371,7 @@ def test_payroll_history_and_csv_report(api: ApiCall, agency: Agency) -> None:
 
 
 def test_another_clients_history_is_refused(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Customer
+    from timerack_bridge.domain.entities import Customer
 
     services.admin.put_customer(
         Customer(customer_id=300, name="Far away", hierarchy_node_id="other", timerack_client_key="FAR-1")
@@ -382,8 +382,8 @@ def test_another_clients_history_is_refused(api: ApiCall, agency: Agency, servic
 
 
 def test_csv_cells_are_neutralised() -> None:
+    from timerack_bridge.domain.batch import AssignmentResult
     from timerack_bridge.domain.report import render_csv
-    from timerack_bridge.models import AssignmentResult
 
     text = render_csv(
         [AssignmentResult(assignment_id=1, status="error", error='=HYPERLINK("x")', pay_codes=["+1", "@SUM"])]

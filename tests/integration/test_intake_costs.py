@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -24,14 +25,19 @@ from tests.hardening.conftest import table_snapshot
 
 @pytest.fixture
 def production_client(services: Any) -> Any:
-    """The services made current on the very DynamoDB client the API function builds (on moto)."""
-    from infra.local.moto_stand_in import SerializedClient
+    """The API function's very DynamoDB client (on moto)."""
     from timerack_bridge.api import deps
 
-    client = deps.build_services(settings=services.settings).dynamodb
-    built = deps.Services(settings=services.settings, dynamodb=SerializedClient(client))
-    deps.use(built)
-    return client
+    return deps.dynamodb_client()
+
+
+@pytest.fixture
+def production_api(api_for: Callable[[Any], ApiCall], services: Any, production_client: Any) -> ApiCall:
+    """The API on the services of the API function's own client."""
+    from local.moto_stand_in import SerializedClient
+    from timerack_bridge.api import deps
+
+    return api_for(deps.Services(settings=services.settings, dynamodb=SerializedClient(production_client)))
 
 
 def test_the_api_client_leaves_request_validation_to_dynamodb(production_client: Any) -> None:
@@ -82,24 +88,22 @@ MALFORMED = {
 
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_malformed_input_is_refused_before_it_reaches_dynamodb(
-    name: str, api: ApiCall, agency: Agency, services: Any, production_client: Any
+    name: str, production_api: ApiCall, agency: Agency, services: Any
 ) -> None:
     before = table_snapshot(services)
     method, path, body = MALFORMED[name]
-    reply = api(method, path, body, admin=True)
+    reply = production_api(method, path, body, admin=True)
     assert 400 <= reply.status < 500, reply.text[:300]
     assert table_snapshot(services) == before
 
 
-def test_a_batch_on_the_api_client_is_written_as_on_the_test_client(
-    api: ApiCall, agency: Agency, production_client: Any
-) -> None:
+def test_a_batch_on_the_api_client_is_written_as_on_the_test_client(production_api: ApiCall, agency: Agency) -> None:
     body = batch(timecard(1001, 501, adjustments=[{"code": "BONUS", "amount": 25.5}]), timecard(1002, 502, "OT", 2.5))
-    first = api("POST", "/v1/timecard-batches", body)
-    again = api("POST", "/v1/timecard-batches", body)
+    first = production_api("POST", "/v1/timecard-batches", body)
+    again = production_api("POST", "/v1/timecard-batches", body)
     assert first.status == 200 and first.json["counts"]["created"] == 2, first.text[:300]
     assert again.status == 200 and again.json["counts"]["replaced"] == 2, again.text[:300]
-    cards = api("GET", "/v1/timecards?assignmentId=1001&weekendBill=2026-11-22").json["items"]
+    cards = production_api("GET", "/v1/timecards?assignmentId=1001&weekendBill=2026-11-22").json["items"]
     assert [(c["totalHours"], c["adjustments"][0]["amount"]) for c in cards] == [(8.0, 25.5)]
 
 
@@ -144,7 +148,7 @@ class MeetingClient:
 @pytest.fixture
 def bulk_agency(agency: Agency, services: Any) -> list[dict[str, Any]]:
     """The standard agency plus 250 active assignments of its client: the timecards of one batch."""
-    from timerack_bridge.models import Assignment
+    from timerack_bridge.domain.entities import Assignment
 
     for assignment_id in BULK_ASSIGNMENTS:
         services.admin.put_assignment(
@@ -161,13 +165,13 @@ def bulk_agency(agency: Agency, services: Any) -> list[dict[str, Any]]:
 
 
 def test_the_bulk_reads_of_a_batch_make_their_calls_side_by_side(
-    api: ApiCall, services: Any, bulk_agency: list[dict[str, Any]]
+    api_for: Callable[[Any], ApiCall], services: Any, bulk_agency: list[dict[str, Any]]
 ) -> None:
     from timerack_bridge.api import deps
 
     # Given the API's services on a client that tells calls in flight together from calls in turn
     meeting = MeetingClient(services.dynamodb)
-    deps.use(deps.Services(settings=services.settings, dynamodb=meeting))
+    api = api_for(deps.Services(settings=services.settings, dynamodb=meeting))
     # When a batch of 250 assignments is sent, and sent again
     first = api("POST", "/v1/timecard-batches", batch(*bulk_agency))
     again = api("POST", "/v1/timecard-batches", batch(*bulk_agency))
@@ -196,20 +200,22 @@ def test_the_route_arguments_powertools_logs_name_no_timecard(
     assert "3001" not in logged and "501" not in logged and "7.5" not in logged and "REG" not in logged
 
 
-def test_a_health_check_builds_no_dynamodb_client(api: ApiCall, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_health_check_builds_no_dynamodb_client(
+    api_for: Callable[[Any], ApiCall], services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from timerack_bridge.api import deps
 
-    # Given a fresh function: no services built yet, and building them would fail the test
-    deps.use(None)
-
-    def build_services(*args: Any, **kwargs: Any) -> Any:
+    # Given a fresh function: no client built yet, and building one would fail the test
+    def dynamodb_client(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the DynamoDB client was built")
 
-    monkeypatch.setattr(deps, "build_services", build_services)
+    monkeypatch.setattr(deps, "dynamodb_client", dynamodb_client)
+    fresh = deps.build_services(services.settings)
+    api = api_for(fresh)
     # When the health route is called, and a body over the size limit is sent
     health = api("GET", "/v1/health", principal=None)
     too_large = api("POST", "/v1/timecard-batches", raw="x" * (5 * 1024 * 1024 + 1))
     # Then both are answered from the settings alone
     assert health.status == 200 and health.json["version"]
     assert too_large.status == 413
-    assert deps._current is None
+    assert fresh._dynamodb is None

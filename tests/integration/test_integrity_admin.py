@@ -116,7 +116,7 @@ def test_a_customer_with_a_parent_cannot_hold_a_client_key(api: ApiCall, agency:
 
 
 def test_data_stored_before_the_checks_keeps_working(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Customer, HierarchyNode, SecurityGroup
+    from timerack_bridge.domain.entities import Customer, HierarchyNode, SecurityGroup
 
     # Given records stored before the checks existed: a group with a stale member, a node under a
     # parent since removed, and a child customer holding a key

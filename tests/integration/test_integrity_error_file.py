@@ -17,10 +17,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.local.stream_poller import lambda_record
+from local.stream_poller import lambda_record
 from tests.conftest import Agency, ApiCall, batch, timecard
 from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
-from timerack_bridge.logic.error_file import process_stream_event
+from timerack_bridge.mail_stream import process_stream_event
 
 REGION = "us-east-1"
 SENDER = "timerack-bridge@agency.example"
@@ -132,7 +132,7 @@ def _legacy_batch(services: Any, batch_id: str) -> None:
     from datetime import UTC, datetime
 
     from timerack_bridge.adapters.dynamodb.payroll_history import _compress_results
-    from timerack_bridge.models import AssignmentResult
+    from timerack_bridge.domain.batch import AssignmentResult
 
     submitted = datetime(2026, 11, 23, tzinfo=UTC).isoformat()
     results = [AssignmentResult(assignment_id=999, status="error", error="not found", employee_id=501)]

@@ -13,14 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import WEEKEND_BILL, Agency, ApiCall, batch, timecard
-from timerack_bridge.models import (
-    AssignmentResult,
-    BatchCounts,
-    BatchResult,
-    Customer,
-    SecurityGroup,
-    ServiceRep,
-)
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.domain.entities import Customer, SecurityGroup, ServiceRep
 
 FAR = "far-portal"
 ACME_CUSTOMER = {

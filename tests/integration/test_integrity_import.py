@@ -20,7 +20,7 @@ NOT_FOUND_1005 = "The Assignment with an Id of 1005 could not be found or is not
 
 @pytest.fixture
 def manual_client(agency: Agency, services: Any) -> Agency:
-    from timerack_bridge.models import Assignment, Customer
+    from timerack_bridge.domain.entities import Assignment, Customer
 
     services.admin.put_customer(
         Customer(
@@ -230,7 +230,7 @@ def test_a_good_file_still_imports_whole(api: ApiCall, manual_client: Agency) ->
 
 
 def test_the_cli_says_in_one_line_whether_the_file_was_imported(api: ApiCall, manual_client: Agency) -> None:
-    from infra.local.remote import import_summary
+    from local.remote import import_summary
 
     bad = feed(api, GOOD, "1005,501,REG,2026-11-16,8,,,,,")
     assert import_summary(bad.status, bad.json) == (

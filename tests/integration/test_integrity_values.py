@@ -135,7 +135,7 @@ def test_a_day_over_24_hours_across_pay_codes_is_written_with_a_warning(
 
 
 def test_a_manual_import_with_a_repeated_punch_is_refused_whole(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.models import Customer
+    from timerack_bridge.domain.entities import Customer
 
     # Given a manual-import client and a feed that repeats one punch pair on one day
     services.admin.put_customer(
@@ -272,7 +272,7 @@ def test_a_validation_error_inside_a_route_names_camel_case_fields(api: ApiCall,
     from pydantic import ValidationError
 
     from timerack_bridge.api.app import handle_model_error
-    from timerack_bridge.models import Assignment
+    from timerack_bridge.domain.entities import Assignment
 
     # Given a model built inside a route from bad values (python names, as a route would)
     with pytest.raises(ValidationError) as raised:

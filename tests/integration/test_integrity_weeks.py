@@ -20,7 +20,7 @@ HEADER = (
 
 @pytest.fixture
 def manual_client(agency: Agency, services: Any) -> Agency:
-    from timerack_bridge.models import Customer
+    from timerack_bridge.domain.entities import Customer
 
     services.admin.put_customer(
         Customer(
@@ -48,7 +48,7 @@ def import_feed(api: ApiCall, weekend_bill: str, *, dry_run: bool = False) -> An
 def test_a_closed_week_on_the_assignments_node_beats_an_open_week_above_it(
     api: ApiCall, agency: Agency, services: Any
 ) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     # Given the branch's week of Nov 22 is open, but the sub-branch closed it
     services.admin.put_week(Week(weekend_bill=agency.weekend_bill, hierarchy_node_id="sub", status="closed"))
@@ -64,7 +64,7 @@ def test_a_closed_week_on_the_assignments_node_beats_an_open_week_above_it(
 def test_the_nearest_nodes_week_decides_each_date_and_the_rest_still_counts(
     api: ApiCall, agency: Agency, services: Any
 ) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     # Given the sub-branch closed Nov 22 but the branch also has Nov 29 open
     services.admin.put_week(Week(weekend_bill=agency.weekend_bill, hierarchy_node_id="sub", status="closed"))
@@ -89,10 +89,8 @@ def test_a_week_on_another_weekday_is_422_everywhere(api: ApiCall, manual_client
 
 
 def test_the_week_ending_day_is_the_agencys_setting(api: ApiCall, agency: Agency, services: Any) -> None:
-    from timerack_bridge.config import Settings
-
     # Given an agency whose weeks end on Saturday
-    services.settings = Settings(table_name="main", idempotency_table_name="idem", week_ending_day="Saturday")
+    services.settings = services.settings.model_copy(update={"week_ending_day": "Saturday"})
     body = {"hierarchyNodeId": "branch", "status": "open"}
     assert api("PUT", "/v1/weeks/2026-11-28", body, **ADMIN).status == 200
     sunday = api("PUT", "/v1/weeks/2026-11-29", body, **ADMIN)
@@ -102,7 +100,7 @@ def test_the_week_ending_day_is_the_agencys_setting(api: ApiCall, agency: Agency
 def test_a_week_stored_before_on_another_weekday_can_still_be_used_and_closed(
     api: ApiCall, agency: Agency, services: Any
 ) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     # Given a Wednesday week opened before the check existed (and the Sunday week closed)
     services.admin.put_week(Week(weekend_bill=date(2026, 11, 25), hierarchy_node_id="branch", status="open"))
@@ -135,7 +133,7 @@ def test_an_import_for_a_week_that_is_not_open_says_which_weeks_are(
 
 
 def test_an_import_when_no_week_is_open_says_so(api: ApiCall, manual_client: Agency, services: Any) -> None:
-    from timerack_bridge.models import Week
+    from timerack_bridge.domain.entities import Week
 
     services.admin.put_week(Week(weekend_bill=date(2026, 11, 22), hierarchy_node_id="branch", status="closed"))
     reply = import_feed(api, "2026-11-22")

@@ -19,13 +19,14 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from infra.local.stream_poller import lambda_record
+from local.stream_poller import lambda_record
 from timerack_bridge.adapters.dynamodb.admin import AdminStore
 from timerack_bridge.adapters.dynamodb.mail_marker import MailMarkerStore
-from timerack_bridge.adapters.dynamodb.payroll_history import BatchStore
+from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
 from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
-from timerack_bridge.logic.error_file import process_stream_event
-from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, Customer, PayrollEmail
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.domain.entities import Customer, PayrollEmail
+from timerack_bridge.mail_stream import process_stream_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
@@ -41,7 +42,7 @@ class Aws:
     streams: Any
     sesv2: Any
     admin: AdminStore
-    batches: BatchStore
+    batches: PayrollHistoryStore
     stream_arn: str
     _iterator: str
 
@@ -95,7 +96,7 @@ def aws() -> Iterator[Aws]:
         admin.put_customer(
             Customer(customer_id=200, name="Globex", hierarchy_node_id="branch", timerack_client_key="GLOBEX-1")
         )
-        yield Aws(dynamodb, streams, sesv2, admin, BatchStore(dynamodb, TABLE), arn, iterator["ShardIterator"])
+        yield Aws(dynamodb, streams, sesv2, admin, PayrollHistoryStore(dynamodb, TABLE), arn, iterator["ShardIterator"])
 
 
 def payroll_email(aws: Aws, *recipients: str, receive: bool = True, client_key: str = "ACME-1") -> None:
@@ -296,19 +297,20 @@ class FakeContext:
 
 
 def test_the_sample_stream_event_drives_the_handler(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from functions.mailer import mailer_handler
-
     # Given the function's configuration, and ACME-1's settings changed since the sample batch was sent
     # (the batch carries the setting in force then: on, to payroll@acme.example)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("SENDER_EMAIL", SENDER)
     monkeypatch.setenv("EMAIL_OUTBOX_DIR", str(tmp_path))
-    mailer_handler.dependencies.cache_clear()
+    from functions.mailer import handler as mailer_handler
+    from timerack_bridge.config import MailerSettings
+
+    # The function's composition root, on this test's moto clients
+    adapters = mailer_handler.MailerAdapters(MailerSettings.from_env(), AdminStore(aws.dynamodb, TABLE), aws.sesv2)
     payroll_email(aws, "someone-else@acme.example", receive=False)
     event = json.loads((EVENTS / "mailer-stream.json").read_text())
     # When the sample event arrives
-    response = mailer_handler.lambda_handler(event, FakeContext())
-    mailer_handler.dependencies.cache_clear()
+    response = mailer_handler.lambda_handler(event, FakeContext(), adapters=adapters)
     # Then one email with the sample's two error rows (three CSV rows: one error has two pay codes)
     assert response == {"batchItemFailures": []}
     (sent,) = aws.sent()
@@ -318,13 +320,39 @@ def test_the_sample_stream_event_drives_the_handler(aws: Aws, monkeypatch: pytes
     assert len(list(tmp_path.glob("*.eml"))) == 1
 
 
+def test_the_configured_ses_configuration_set_goes_with_every_send(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given the function configured with an SES configuration set (its sends are tracked by it)
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SENDER_EMAIL", SENDER)
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "payroll-mail")
+    from functions.mailer import handler as mailer_handler
+    from timerack_bridge.config import MailerSettings
+
+    sends: list[dict[str, Any]] = []
+
+    class RecordingSes:
+        def send_email(self, **params: Any) -> dict[str, Any]:
+            sends.append(params)
+            return {"MessageId": "m-1"}
+
+    adapters = mailer_handler.MailerAdapters(MailerSettings.from_env(), AdminStore(aws.dynamodb, TABLE), RecordingSes())
+    event = json.loads((EVENTS / "mailer-stream.json").read_text())
+    # When the sample event arrives
+    response = mailer_handler.lambda_handler(event, FakeContext(), adapters=adapters)
+    # Then the one email is sent with that configuration set
+    assert response == {"batchItemFailures": []}
+    assert [p.get("ConfigurationSetName") for p in sends] == ["payroll-mail"]
+
+
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_the_handler_fails_loudly_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    from functions.mailer import mailer_handler
+    from tests.conftest import cold_start
     from timerack_bridge.config import ConfigurationError
 
+    # The function's cold start (the import of its handler) fails, naming the variables
     monkeypatch.delenv("TABLE_NAME", raising=False)
     monkeypatch.delenv("SENDER_EMAIL", raising=False)
-    mailer_handler.dependencies.cache_clear()
     with pytest.raises(ConfigurationError, match="SENDER_EMAIL, TABLE_NAME"):
-        mailer_handler.lambda_handler({"Records": []}, FakeContext())
+        cold_start("functions.mailer.handler")

@@ -13,11 +13,12 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.stream_poller import StreamPoller
-from timerack_bridge.adapters.dynamodb.payroll_history import BatchStore
+from local.stream_poller import StreamPoller
+from timerack_bridge.adapters.dynamodb.batch_stream import batch_from_stream_image
+from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
 from timerack_bridge.adapters.dynamodb.tables import create_tables
-from timerack_bridge.logic.error_file import batch_from_stream_image, process_stream_event
-from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.mail_stream import process_stream_event
 
 TABLE = "main"
 
@@ -96,7 +97,7 @@ def put_batch(dynamodb: Any, batch_id: str, *, errors: int) -> None:
         counts=BatchCounts(assignments=1, created=0 if errors else 1, replaced=0, errors=errors),
         status="processing",
     )
-    store = BatchStore(dynamodb, TABLE)
+    store = PayrollHistoryStore(dynamodb, TABLE)
     store.put_batch(batch)
     store.put_batch(batch.model_copy(update={"status": "completed", "results": [result]}))
 
@@ -187,7 +188,7 @@ def test_the_poller_feeds_the_mailer_and_the_email_lands_in_the_outbox(
     clients: tuple[Any, Any], moto_url: str, tmp_path: Path
 ) -> None:
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
-    from timerack_bridge.models import Customer, PayrollEmail
+    from timerack_bridge.domain.entities import Customer, PayrollEmail
 
     dynamodb, streams = clients
     # Given the local runtime's wiring: moto's SES with a verified sender, and a client receiving error files

@@ -18,7 +18,7 @@ HEADER = (
 def manual_client(agency: Agency, services: Any) -> Agency:
     from datetime import date
 
-    from timerack_bridge.models import Assignment, Customer
+    from timerack_bridge.domain.entities import Assignment, Customer
 
     services.admin.put_customer(
         Customer(
@@ -169,7 +169,7 @@ def test_reimport_replaces_rather_than_duplicates(api: ApiCall, manual_client: A
 def test_a_file_of_5000_rows_goes_through(api: ApiCall, manual_client: Agency, services: Any) -> None:
     from datetime import date
 
-    from timerack_bridge.models import Assignment
+    from timerack_bridge.domain.entities import Assignment
 
     for n in range(1, 715):
         services.admin.put_assignment(

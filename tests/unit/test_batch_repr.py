@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timerack_bridge.models import TimecardBatchIn
+from timerack_bridge.api.models.input import TimecardBatchIn
 
 
 def big_batch(count: int, *, pay_period: bool = True) -> TimecardBatchIn:

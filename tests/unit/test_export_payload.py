@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from timerack_bridge.domain.entities import Assignment, Customer, Employee
 from timerack_bridge.domain.export_payload import (
     IMPORT_TEMPLATE_COLUMNS,
     build_client_export,
@@ -18,7 +19,7 @@ from timerack_bridge.domain.export_payload import (
     in_export_window,
 )
 from timerack_bridge.domain.pin import ssn_last_four
-from timerack_bridge.models import Assignment, AssignmentStatus, Customer, Employee
+from timerack_bridge.domain.types import AssignmentStatus
 
 TODAY = date(2026, 11, 16)
 NOW = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)
@@ -272,8 +273,8 @@ def test_import_template_csv_neutralises_formulas() -> None:
     import io
     from datetime import date, datetime
 
+    from timerack_bridge.domain.entities import Assignment, Customer, Employee
     from timerack_bridge.domain.export_payload import build_client_export, import_template_csv
-    from timerack_bridge.models import Assignment, Customer, Employee
 
     customer = Customer(customer_id=1, name="=cmd|' /C calc'!A0", hierarchy_node_id="n", timerack_client_key="K")
     employee = Employee(

@@ -10,10 +10,10 @@ from email import policy
 from email.message import EmailMessage
 
 from timerack_bridge.adapters.dynamodb.stream_filter import is_error_file_record
-from timerack_bridge.adapters.ses import raw_bytes
-from timerack_bridge.domain.error_mail import build_error_file_message, reason_not_to_mail
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult
+from timerack_bridge.domain.entities import PayrollEmail
+from timerack_bridge.domain.error_mail import build_error_file_message, raw_bytes, reason_not_to_mail
 from timerack_bridge.domain.report import REPORT_HEADER
-from timerack_bridge.models import AssignmentResult, BatchCounts, BatchResult, PayrollEmail
 
 WEEKEND_BILL = date(2026, 11, 22)
 SENDER = "timerack-bridge@agency.example"

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from timerack_bridge.domain.batch import TimecardIn
 from timerack_bridge.domain.timecards import ContentError, check_unit
-from timerack_bridge.models import TimecardIn
 
 WB = date(2026, 11, 22)  # Sunday; the week is Monday 2026-11-16 to Sunday 2026-11-22
 

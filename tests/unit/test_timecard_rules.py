@@ -2,9 +2,9 @@ from datetime import date
 
 import pytest
 
+from timerack_bridge.domain.batch import TimecardIn
 from timerack_bridge.domain.replacement import UnitState, apply_plan, plan_replacement
 from timerack_bridge.domain.timecards import ContentError, check_unit, hours_of_punches, punch_minutes
-from timerack_bridge.models import TimecardIn
 
 WB = date(2026, 11, 22)
 

@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
+from timerack_bridge.domain.entities import HierarchyNode
 from timerack_bridge.domain.hierarchy import HierarchyTree
+from timerack_bridge.domain.types import WeekStatus
 from timerack_bridge.domain.weeks import open_weeks_at, resolve_open_week, week_ending_problem
-from timerack_bridge.models import HierarchyNode, WeekStatus
 
 NOV_22, NOV_29, DEC_6 = date(2026, 11, 22), date(2026, 11, 29), date(2026, 12, 6)
 OPEN, CLOSED = WeekStatus.OPEN, WeekStatus.CLOSED
@@ -71,14 +72,21 @@ def test_a_weekend_bill_falls_on_the_agencys_week_ending_day(day: date, week_end
     assert week_ending_problem(day, week_ending) == problem
 
 
-def test_the_week_ending_day_is_sunday_by_default_and_a_bad_one_fails_at_start() -> None:
-    from timerack_bridge.config import ConfigurationError, settings_from_env
+def test_the_week_ending_day_is_sunday_by_default_and_a_bad_one_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from timerack_bridge.config import ApiSettings, ConfigurationError
 
-    base = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i"}
-    assert settings_from_env(base).week_ending_day == "Sunday"
-    assert settings_from_env(base | {"WEEK_ENDING_DAY": "saturday"}).week_ending_day == "Saturday"
+    base = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i", "EXPORT_DESTINATION": "outbox", "EXPORT_OUTBOX_DIR": "o"}
+    for name, value in base.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEEK_ENDING_DAY", raising=False)
+    assert ApiSettings.from_env().week_ending_day == "Sunday"
+    monkeypatch.setenv("WEEK_ENDING_DAY", "saturday")
+    assert ApiSettings.from_env().week_ending_day == "Saturday"
+    monkeypatch.setenv("WEEK_ENDING_DAY", "Funday")
     with pytest.raises(ConfigurationError, match="WEEK_ENDING_DAY"):
-        settings_from_env(base | {"WEEK_ENDING_DAY": "Funday"})
+        ApiSettings.from_env()
 
 
 def test_a_parent_below_the_node_or_the_node_itself_would_make_a_cycle() -> None:

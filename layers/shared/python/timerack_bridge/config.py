@@ -1,12 +1,20 @@
-"""Configuration: a pydantic model read from the environment once, failing loudly when incomplete."""
+"""Configuration: one settings model per function, read from the environment once, at cold start.
+
+Each field is the environment variable of the same name in upper case (`table_name` is TABLE_NAME).
+A missing or malformed variable raises ConfigurationError naming it, so the function fails its init.
+README's Configuration table is tested against these models (tests/unit/test_configuration.py).
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
-from typing import Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from timerack_bridge.domain.email_address import EmailAddress
 
 
 class ConfigurationError(RuntimeError):
@@ -14,13 +22,73 @@ class ConfigurationError(RuntimeError):
 
 
 WeekEndingDay = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+DestinationName = Literal["https", "s3", "outbox"]
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _FromEnvironment(BaseModel):
+    # A plain pydantic model read from a mapping: pydantic is loaded at every cold start anyway, while
+    # pydantic-settings' sources cost ~70 ms more of init (docs/benchmarks.md) for what a dict lookup does.
+    # Built when first validated: a function's init builds its own model, not the other functions'.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings the environment gives; ConfigurationError naming every bad or missing variable."""
+        env = os.environ if environ is None else environ
+        # An empty variable counts as unset (CloudFormation writes "" for an absent optional value).
+        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid or missing configuration: {_problems(exc)}") from None
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """The environment variables this model reads."""
+        return [name.upper() for name in cls.model_fields]
+
+
+def _problems(exc: ValidationError) -> str:
+    """The variables at fault, sorted and named as set; a rule across variables as its message."""
+    names = sorted({str(err["loc"][0]).upper() for err in exc.errors() if err["loc"]})
+    rules = [str(err["msg"]).removeprefix("Value error, ") for err in exc.errors() if not err["loc"]]
+    return "; ".join(filter(None, [", ".join(names), *rules]))
+
+
+class TableSettings(_FromEnvironment):
     table_name: str = Field(min_length=1)
+
+
+class DestinationSettings(_FromEnvironment):
+    """Where an export goes; what the chosen destination needs is required."""
+
+    export_destination: DestinationName
+    timerack_api_url: str | None = None
+    timerack_api_token_secret_arn: str | None = None
+    export_bucket: str | None = None
+    export_outbox_dir: str | None = None
+    timerack_connect_timeout: float = Field(default=5.0, gt=0)
+    timerack_read_timeout: float = Field(default=30.0, gt=0)
+    timerack_max_attempts: int = Field(default=4, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _destination_needs(self) -> Self:
+        needs = {
+            "https": ("timerack_api_url", "timerack_api_token_secret_arn"),
+            "s3": ("export_bucket",),
+            "outbox": ("export_outbox_dir",),
+        }[self.export_destination]
+        missing = [field.upper() for field in needs if not getattr(self, field)]
+        if missing:
+            raise ValueError(f"EXPORT_DESTINATION={self.export_destination} needs {', '.join(missing)}")
+        return self
+
+
+class ApiSettings(TableSettings, DestinationSettings):
+    """The API function; it carries the export's settings because POST /v1/exports runs one inline."""
+
     idempotency_table_name: str = Field(min_length=1)
+    # Comma-separated in the environment ("REG,OT,DT"), not JSON.
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
     max_batch_timecards: int = 5000
     max_body_bytes: int = 5 * 1024 * 1024
@@ -42,28 +110,22 @@ class Settings(BaseModel):
         return value.strip().title() if isinstance(value, str) else value
 
 
-_ENV = {
-    "table_name": "TABLE_NAME",
-    "idempotency_table_name": "IDEMPOTENCY_TABLE_NAME",
-    "pay_codes": "PAY_CODES",
-    "max_batch_timecards": "MAX_BATCH_TIMECARDS",
-    "max_body_bytes": "MAX_BODY_BYTES",
-    "write_parallelism": "WRITE_PARALLELISM",
-    "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
-    "week_ending_day": "WEEK_ENDING_DAY",
+class ExportSettings(TableSettings, DestinationSettings):
+    """The export function."""
+
+
+class MailerSettings(TableSettings):
+    """The mailer function."""
+
+    # An address of the stack's SES identity (an address or a domain identity).
+    sender_email: EmailAddress
+    # Local runtime only: every sent message is also written here as {id}.eml.
+    email_outbox_dir: Path | None = None
+    ses_configuration_set: str | None = None
+
+
+FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
+    "api": ApiSettings,
+    "export": ExportSettings,
+    "mailer": MailerSettings,
 }
-
-
-def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    values = {field: env[var] for field, var in _ENV.items() if var in env}
-    try:
-        return Settings(**values)
-    except ValidationError as exc:
-        missing = [_ENV[str(err["loc"][0])] for err in exc.errors() if err["loc"]]
-        raise ConfigurationError(f"invalid or missing configuration: {', '.join(missing)}") from exc
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return settings_from_env()

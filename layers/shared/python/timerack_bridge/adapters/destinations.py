@@ -1,40 +1,33 @@
 """Where a client's export goes: Timerack over HTTPS, an S3 file drop, or the local outbox.
 
 Each destination takes what it needs (a URL and token, a boto3 S3 client, a folder) as arguments;
-`destination_from_env` builds the configured one, and no client is built at import time.
+`destination_for` builds the one a function's settings name, and no client is built at import time.
 """
 
 from __future__ import annotations
 
-import functools
-import http.client
 import ipaddress
 import os
 import random
-import ssl
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from urllib3 import BaseHTTPResponse, PoolManager, Retry, Timeout
+from urllib3.exceptions import HTTPError, MaxRetryError
 
 from timerack_bridge import __version__
-from timerack_bridge.config import ConfigurationError
+from timerack_bridge.config import ConfigurationError, DestinationSettings
 from timerack_bridge.domain.export_models import ExportPayload
 from timerack_bridge.domain.export_payload import import_template_csv
+from timerack_bridge.logic.ports import DestinationError
 
 CLIENT_KEY_HEADER = "X-Timerack-Client-Key"
-
-
-class DestinationError(Exception):
-    """Sending one client's export failed. The message names the client and the cause, never the payload."""
 
 
 class ExportDestination(ABC):
@@ -54,46 +47,6 @@ class ExportDestination(ABC):
 # ------------------------------------------------------------------ HTTPS
 
 
-class _TimedHTTPConnection(http.client.HTTPConnection):
-    """`timeout` bounds the connect; once connected, each read waits at most `read_timeout`."""
-
-    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_timeout = read_timeout
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self._read_timeout)
-
-
-class _TimedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_timeout = read_timeout
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self._read_timeout)
-
-
-class _TimedHandler(urllib.request.AbstractHTTPHandler):
-    def __init__(self, read_timeout: float, ssl_context: ssl.SSLContext) -> None:
-        super().__init__()
-        self._read_timeout = read_timeout
-        self._ssl_context = ssl_context
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        connection = functools.partial(_TimedHTTPConnection, read_timeout=self._read_timeout)
-        return self.do_open(connection, req)
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        connection = functools.partial(_TimedHTTPSConnection, read_timeout=self._read_timeout)
-        return self.do_open(connection, req, context=self._ssl_context)
-
-    http_request = urllib.request.AbstractHTTPHandler.do_request_
-    https_request = urllib.request.AbstractHTTPHandler.do_request_
-
-
 def _is_loopback(host: str | None) -> bool:
     if host == "localhost":
         return True
@@ -101,6 +54,43 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost cause's name (TimeoutError, ConnectionRefusedError): what went wrong on the wire."""
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return type(error).__name__
+
+
+class TimerackRetry(Retry):
+    """urllib3's Retry with the export's pause: exponential, half of it random ("equal jitter"), capped;
+    a Retry-After is honoured up to the same cap; `pause` is injectable so tests need not wait."""
+
+    def __init__(self, *args: Any, pause: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pause = pause
+
+    def new(self, **kw: Any) -> Self:
+        return super().new(pause=self.pause, **kw)
+
+    def get_backoff_time(self) -> float:
+        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        delay = self.get_backoff_time()
+        retry_after = _retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max))
+        self.pause(delay)
 
 
 class HttpsDestination(ExportDestination):
@@ -140,81 +130,64 @@ class HttpsDestination(ExportDestination):
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
-        # Only what a POST needs: no proxy from the environment, no redirect turning the POST into a GET.
-        self._opener = urllib.request.OpenerDirector()
-        for handler in (
-            _TimedHandler(read_timeout, ssl.create_default_context()),
-            urllib.request.HTTPDefaultErrorHandler(),
-            urllib.request.HTTPErrorProcessor(),
-        ):
-            self._opener.add_handler(handler)
+        # No proxy from the environment (urllib3 reads none); the system's CA store verifies the certificate.
+        self._pool = PoolManager(timeout=Timeout(connect=connect_timeout, read=read_timeout), retries=False)
 
     @property
     def longest_send_seconds(self) -> float:
         waits = sum(min(self.backoff_max, self.backoff_base * 2 ** (a - 1)) for a in range(1, self.max_attempts))
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + waits
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Exponential in the attempt number, half of it random ("equal jitter"), capped."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max))
-        return delay
+    def retry(self) -> TimerackRetry:
+        """One send's retries: the POST itself is retried (urllib3 retries no POST by default)."""
+        return TimerackRetry(
+            total=self.max_attempts - 1,
+            redirect=False,
+            allowed_methods=None,
+            status_forcelist=_RETRIED_STATUSES,
+            raise_on_status=False,
+            backoff_factor=self.backoff_base,
+            backoff_max=self.backoff_max,
+            pause=self._sleep,
+        )
 
     def _token_value(self) -> str:
         return self._token() if callable(self._token) else self._token
 
-    def _post_once(self, body: bytes, client_key: str) -> None:
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Authorization": f"Bearer {self._token_value()}",
-                CLIENT_KEY_HEADER: client_key,
-                "User-Agent": f"timerack-bridge/{__version__}",
-            },
-        )
-        with self._opener.open(request, timeout=self.connect_timeout) as response:
-            response.read()
-
     def send(self, payload: ExportPayload) -> None:
-        body = payload.to_json().encode()
-        last_cause = ""
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after: float | None = None
-            try:
-                self._post_once(body, payload.client_key)
-                return
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-                exc.close()
-                if status < 500 and status != 429:
-                    raise DestinationError(
-                        f"Timerack refused the export of client {payload.client_key}: HTTP {status}"
-                    ) from None
-                last_cause = f"HTTP {status}"
-            except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-                last_cause = type(exc).__name__
-            except urllib.error.URLError as exc:
-                last_cause = type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else str(exc.reason)
-            if attempt < self.max_attempts:
-                self._sleep(self.backoff(attempt, retry_after))
-        raise DestinationError(
+        try:
+            response = self._pool.request(
+                "POST",
+                self.url,
+                body=payload.to_json().encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Authorization": f"Bearer {self._token_value()}",
+                    CLIENT_KEY_HEADER: payload.client_key,
+                    "User-Agent": f"timerack-bridge/{__version__}",
+                },
+                retries=self.retry(),
+                redirect=False,
+            )
+        except HTTPError as exc:
+            cause = _root_cause(exc.reason) if isinstance(exc, MaxRetryError) and exc.reason else _root_cause(exc)
+            raise self._gave_up(payload, cause) from None
+        if 200 <= response.status < 300:
+            return
+        if response.status in _RETRIED_STATUSES:
+            raise self._gave_up(payload, f"HTTP {response.status}")
+        raise DestinationError(f"Timerack refused the export of client {payload.client_key}: HTTP {response.status}")
+
+    def _gave_up(self, payload: ExportPayload, cause: str) -> DestinationError:
+        return DestinationError(
             f"Timerack did not accept the export of client {payload.client_key} "
-            f"after {self.max_attempts} attempts (last: {last_cause})"
+            f"after {self.max_attempts} attempts (last: {cause})"
         )
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+# Retried with backoff: Timerack busy (429) or failing (5xx).
+_RETRIED_STATUSES = frozenset({429, *range(500, 600)})
 
 
 # ------------------------------------------------------------------ S3
@@ -288,58 +261,6 @@ class OutboxDestination(ExportDestination):
 # ------------------------------------------------------------------ configuration
 
 
-class ExportSettings(BaseModel):
-    """The export's configuration, from the environment; what the chosen destination needs is required."""
-
-    model_config = ConfigDict(frozen=True)
-
-    destination: Literal["https", "s3", "outbox"]
-    timerack_api_url: str | None = None
-    timerack_api_token_secret_arn: str | None = None
-    export_bucket: str | None = None
-    export_outbox_dir: str | None = None
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=4, ge=1, le=10)
-
-    @model_validator(mode="after")
-    def _destination_needs(self) -> ExportSettings:
-        needs = {
-            "https": ("timerack_api_url", "timerack_api_token_secret_arn"),
-            "s3": ("export_bucket",),
-            "outbox": ("export_outbox_dir",),
-        }[self.destination]
-        missing = [_ENV[field] for field in needs if not getattr(self, field)]
-        if missing:
-            raise ValueError(f"EXPORT_DESTINATION={self.destination} needs {', '.join(missing)}")
-        return self
-
-
-_ENV = {
-    "destination": "EXPORT_DESTINATION",
-    "timerack_api_url": "TIMERACK_API_URL",
-    "timerack_api_token_secret_arn": "TIMERACK_API_TOKEN_SECRET_ARN",
-    "export_bucket": "EXPORT_BUCKET",
-    "export_outbox_dir": "EXPORT_OUTBOX_DIR",
-    "connect_timeout": "TIMERACK_CONNECT_TIMEOUT",
-    "read_timeout": "TIMERACK_READ_TIMEOUT",
-    "max_attempts": "TIMERACK_MAX_ATTEMPTS",
-}
-
-
-def export_settings_from_env(environ: Mapping[str, str] | None = None) -> ExportSettings:
-    env = os.environ if environ is None else environ
-    values = {field: env[var] for field, var in _ENV.items() if env.get(var)}
-    try:
-        return ExportSettings(**values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_ENV.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" if err["loc"] else err["msg"]
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid or missing export configuration: {problems}") from None
-
-
 def _secret_reader(secret_arn: str) -> Callable[[], str]:
     def read() -> str:
         from aws_lambda_powertools.utilities import parameters
@@ -350,21 +271,18 @@ def _secret_reader(secret_arn: str) -> Callable[[], str]:
     return read
 
 
-def destination_from_env(
-    environ: Mapping[str, str] | None = None, *, s3_client: Any | None = None
-) -> ExportDestination:
-    """The destination EXPORT_DESTINATION names, from the environment; ConfigurationError when incomplete."""
-    settings = export_settings_from_env(environ)
-    if settings.destination == "https":
+def destination_for(settings: DestinationSettings, *, s3_client: Any | None = None) -> ExportDestination:
+    """The destination EXPORT_DESTINATION names, built from the function's settings (the composition root)."""
+    if settings.export_destination == "https":
         assert settings.timerack_api_url and settings.timerack_api_token_secret_arn
         return HttpsDestination(
             settings.timerack_api_url,
             _secret_reader(settings.timerack_api_token_secret_arn),
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            max_attempts=settings.max_attempts,
+            connect_timeout=settings.timerack_connect_timeout,
+            read_timeout=settings.timerack_read_timeout,
+            max_attempts=settings.timerack_max_attempts,
         )
-    if settings.destination == "s3":
+    if settings.export_destination == "s3":
         assert settings.export_bucket
         if s3_client is None:
             import boto3
@@ -373,20 +291,3 @@ def destination_from_env(
         return S3Destination(s3_client, settings.export_bucket)
     assert settings.export_outbox_dir
     return OutboxDestination(settings.export_outbox_dir)
-
-
-_configured: ExportDestination | None = None
-
-
-def use_destination(destination: ExportDestination | None) -> None:
-    """Make this what `configured_destination()` returns (the local runtime, tests); None resets it."""
-    global _configured
-    _configured = destination
-
-
-def configured_destination() -> ExportDestination:
-    """The destination set with `use_destination`, else the one the environment names (built once)."""
-    global _configured
-    if _configured is None:
-        _configured = destination_from_env()
-    return _configured

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email import policy
 from email.message import EmailMessage
 from typing import Any
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from timerack_bridge.domain.error_mail import raw_bytes
 from timerack_bridge.logic.ports import EmailSendError
 
 
@@ -39,8 +39,3 @@ class SesEmailSender:
         except BotocoreConnectionError as error:
             raise EmailSendError(batch_id, type(error).__name__) from error
         return str(response["MessageId"])
-
-
-def raw_bytes(message: EmailMessage) -> bytes:
-    """The message as sent on the wire (CRLF line ends)."""
-    return message.as_bytes(policy=policy.SMTP)

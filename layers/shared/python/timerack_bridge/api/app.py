@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import ValidationError
 
 from timerack_bridge import __version__
+from timerack_bridge.api.models.output import Health
 from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, timecards
 from timerack_bridge.exceptions import BridgeError
-from timerack_bridge.models import Health
 
 logger = Logger(service="timerack-bridge")
 
@@ -41,6 +41,9 @@ class Resolver(APIGatewayRestResolver):
     _swagger_enabled = False
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        for module in ROUTERS:
+            # Routers are module-level; point them at the resolver serving this request (its context).
+            module.router.api_resolver = self
         if not self._swagger_enabled and event.get("path") == SWAGGER_PATH:
             from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
@@ -79,16 +82,6 @@ class Resolver(APIGatewayRestResolver):
         return schema
 
 
-app = Resolver(enable_validation=True)
-for module in (admin, timecards, history, payroll_email, exports, imports):
-    app.include_router(module.router)
-
-
-@app.get("/v1/health")
-def health() -> Health:
-    return Health(version=__version__)
-
-
 def error_response(status_code: int, message: str, **extra: object) -> Response:
     return Response(
         status_code=status_code,
@@ -97,7 +90,6 @@ def error_response(status_code: int, message: str, **extra: object) -> Response:
     )
 
 
-@app.exception_handler(BridgeError)
 def handle_bridge_error(error: BridgeError) -> Response:
     if error.status_code >= 500:
         logger.error("request failed", extra={"error": type(error).__name__})
@@ -155,18 +147,39 @@ def malformed(errors: Sequence[Mapping[str, Any]]) -> Response:
     return error_response(422, message, detail=details)
 
 
-@app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response:
     # The default body echoes the input back; inputs can hold an SSN, so reply with fields and messages only.
     return malformed(list(error.errors()))
 
 
-@app.exception_handler(ValidationError)
 def handle_model_error(error: ValidationError) -> Response:
     # A model built inside a route: its locations are Python names, shown as the JSON names.
     return malformed(error.errors(include_url=False, include_context=False))
 
 
-@app.not_found
-def handle_not_found(_: Exception) -> Response:
-    return error_response(404, f"no route {app.current_event.http_method} {app.current_event.path}")
+ROUTERS = (admin, timecards, history, payroll_email, exports, imports)
+
+
+def health() -> Health:
+    return Health(version=__version__)
+
+
+def build_app() -> Resolver:
+    """A fresh resolver with every router: one per Lambda instance (the composition root builds it once).
+
+    Powertools binds each router to the last resolver that included it, and `Resolver.resolve` binds
+    them back to itself; it keeps the current event on the class: one request at a time per process.
+    """
+    app = Resolver(enable_validation=True)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    app.get("/v1/health")(health)
+    app.exception_handler(BridgeError)(handle_bridge_error)
+    app.exception_handler(RequestValidationError)(handle_validation_error)
+    app.exception_handler(ValidationError)(handle_model_error)
+
+    @app.not_found
+    def handle_not_found(_: Exception) -> Response:
+        return error_response(404, f"no route {app.current_event.http_method} {app.current_event.path}")
+
+    return app

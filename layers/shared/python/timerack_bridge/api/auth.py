@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from timerack_bridge.domain.access import TimerackAccess
+from timerack_bridge.domain.entities import Customer
 from timerack_bridge.domain.hierarchy import HierarchyTree, may_use_timerack
 from timerack_bridge.exceptions import ForbiddenError, NotFoundError, UnauthorizedError
-from timerack_bridge.models import Customer, ServiceRep
 
 ADMIN_SCOPE = "timerack/admin"
 TIMECARDS_SCOPE = "timerack/timecards.write"
@@ -40,21 +41,6 @@ def caller_from_event(raw_event: dict[str, Any]) -> Caller:
 def require_admin(caller: Caller) -> None:
     if ADMIN_SCOPE not in caller.scopes:
         raise ForbiddenError(f"this route needs the {ADMIN_SCOPE} scope")
-
-
-@dataclass(frozen=True)
-class TimerackAccess:
-    """A service rep who passed the security-group check, with the tree to judge visibility."""
-
-    rep: ServiceRep
-    tree: HierarchyTree
-
-    def sees(self, node_id: str) -> bool:
-        return self.tree.is_at_or_below(node_id, self.rep.current_hierarchy_node_id)
-
-    @property
-    def may_create_timecards(self) -> bool:
-        return self.tree.allows_master_data(self.rep.current_hierarchy_node_id)
 
 
 def require_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:

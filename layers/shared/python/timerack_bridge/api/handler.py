@@ -1,4 +1,4 @@
-"""Entry of the API function: the size limit first, then the resolver."""
+"""Entry of the API function: the size limit first, then the resolver, with the services it is handed."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import binascii
 import json
 import re
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from timerack_bridge.api import deps
-from timerack_bridge.api.app import app
+from timerack_bridge.api.routes.common import SERVICES
+
+if TYPE_CHECKING:
+    from timerack_bridge.api.app import Resolver
+    from timerack_bridge.api.deps import Services
 
 JSON_TYPES = ("application/json", "text/json", "application/problem+json")
 # Far deeper than any body of this API (a batch is five levels); the JSON parser itself would
@@ -67,9 +70,9 @@ def unreadable_json(text: str) -> str | None:
     return None
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """One API Gateway proxy event in, one proxy response out (Lambda and the local runtime alike)."""
-    limit = deps.current_settings().max_body_bytes
+def handle(event: dict[str, Any], context: Any, services: Services, app: Resolver) -> dict[str, Any]:
+    """One API Gateway proxy event in, one proxy response out (Lambda, the local runtime and tests alike)."""
+    limit = services.settings.max_body_bytes
     body = event.get("body") or ""
     size = len(body.encode("utf-8", errors="surrogatepass")) if isinstance(body, str) else len(body)
     if event.get("isBase64Encoded"):
@@ -90,4 +93,6 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if body and not content_type:
         # A body without a Content-Type is read as JSON, the only kind this API takes.
         event = {**event, "headers": {**headers, "Content-Type": "application/json"}}
+    # Powertools clears the resolver's context after every request: the services go in with each one.
+    app.append_context(**{SERVICES: services})
     return app.resolve(event, context)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from timerack_bridge.domain.batch import BatchResult
+from timerack_bridge.domain.entities import PayrollEmail
 from timerack_bridge.domain.report import render_csv
-from timerack_bridge.models import BatchResult, PayrollEmail
 
 MAX_LISTED_ERRORS = 10
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -119,3 +121,8 @@ def build_error_file_message(
 def _client_label(client_key: str, client_name: str | None) -> str:
     name = _one_line(client_name or "")
     return f"{name} ({client_key})" if name and name != client_key else client_key
+
+
+def raw_bytes(message: EmailMessage) -> bytes:
+    """The message as sent on the wire (CRLF line ends)."""
+    return message.as_bytes(policy=policy.SMTP)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from timerack_bridge.models import AssignmentStatus, CamelModel, ClientKey
+from timerack_bridge.domain.types import AssignmentStatus, CamelModel, ClientKey
 
 
 class ExportEmployee(CamelModel):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
+from timerack_bridge.domain.entities import Assignment, Customer, Employee
 from timerack_bridge.domain.export_models import (
     ExportAssignment,
     ExportEmployee,
@@ -26,7 +27,6 @@ from timerack_bridge.domain.export_models import (
 )
 from timerack_bridge.domain.pin import PinError, effective_pin
 from timerack_bridge.domain.report import neutralise
-from timerack_bridge.models import Assignment, Customer, Employee
 
 WINDOW_DAYS = 14
 
@@ -104,33 +104,8 @@ def build_client_export(
         raise ValueError(f"customer {customer.customer_id} has no Timerack Client Key")
     current = sorted((a for a in assignments if in_export_window(a, today)), key=lambda a: a.assignment_id)
 
-    problems: list[ExportProblem] = []
-    pins: dict[int, str] = {}
-    for employee_id in dict.fromkeys(a.employee_id for a in current):
-        employee = employees.get(employee_id)
-        if employee is None:
-            ids = ", ".join(str(a.assignment_id) for a in current if a.employee_id == employee_id)
-            problems.append(
-                MissingEmployeeProblem(
-                    employee_id=employee_id,
-                    message=(f"Employee {employee_id} of assignment {ids} was not found; the assignment was not sent."),
-                )
-            )
-            continue
-        pin, problem = _pin_or_problem(employee)
-        if problem is not None:
-            problems.append(problem)
-        elif pin is not None:
-            pins[employee_id] = pin
-
-    by_pin: dict[str, list[int]] = defaultdict(list)
-    for employee_id, pin in pins.items():
-        by_pin[pin].append(employee_id)
-    for colliding in sorted(sorted(ids) for ids in by_pin.values() if len(ids) > 1):
-        problems.append(PinCollisionProblem(employee_ids=colliding, message=_collision_message(colliding)))
-        for employee_id in colliding:
-            del pins[employee_id]
-
+    pins, problems = _pins_of(current, employees)
+    problems.extend(_drop_colliding_pins(pins))
     sent = sorted(pins)
     return ExportPayload(
         client_key=customer.timerack_client_key,
@@ -161,6 +136,44 @@ def build_client_export(
         ],
         problems=sorted(problems, key=_problem_order),
     )
+
+
+def _pins_of(
+    current: list[Assignment], employees: Mapping[int, Employee]
+) -> tuple[dict[int, str], list[ExportProblem]]:
+    """Each employee's PIN, by id; an employee not found or without a PIN is a problem instead."""
+    problems: list[ExportProblem] = []
+    pins: dict[int, str] = {}
+    for employee_id in dict.fromkeys(a.employee_id for a in current):
+        employee = employees.get(employee_id)
+        if employee is None:
+            ids = ", ".join(str(a.assignment_id) for a in current if a.employee_id == employee_id)
+            problems.append(
+                MissingEmployeeProblem(
+                    employee_id=employee_id,
+                    message=(f"Employee {employee_id} of assignment {ids} was not found; the assignment was not sent."),
+                )
+            )
+            continue
+        pin, problem = _pin_or_problem(employee)
+        if problem is not None:
+            problems.append(problem)
+        elif pin is not None:
+            pins[employee_id] = pin
+    return pins, problems
+
+
+def _drop_colliding_pins(pins: dict[int, str]) -> list[ExportProblem]:
+    """Employees who share a PIN are not sent (a PIN must name one employee at the clock)."""
+    by_pin: dict[str, list[int]] = defaultdict(list)
+    for employee_id, pin in pins.items():
+        by_pin[pin].append(employee_id)
+    problems: list[ExportProblem] = []
+    for colliding in sorted(sorted(ids) for ids in by_pin.values() if len(ids) > 1):
+        problems.append(PinCollisionProblem(employee_ids=colliding, message=_collision_message(colliding)))
+        for employee_id in colliding:
+            del pins[employee_id]
+    return problems
 
 
 def _problem_order(problem: ExportProblem) -> tuple[str, int]:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from timerack_bridge.domain.batch import AdjustmentIn, DayIn, PunchIn, TimecardIn
 from timerack_bridge.domain.timecards import (
     MAX_HOURS_PER_DAY,
     ContentError,
@@ -26,7 +27,6 @@ from timerack_bridge.domain.timecards import (
     parse_military_time,
     week_dates,
 )
-from timerack_bridge.models import AdjustmentIn, DayIn, PunchIn, TimecardIn
 
 FEED_COLUMNS = (
     "Assignment ID",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from timerack_bridge.models import TIMERACK_PERMISSION, HierarchyNode, SecurityGroup, ServiceRep
+from timerack_bridge.domain.entities import HierarchyNode, SecurityGroup, ServiceRep
+from timerack_bridge.domain.types import TIMERACK_PERMISSION
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from timerack_bridge.models import AssignmentResult
+from timerack_bridge.domain.batch import AssignmentResult
 
 REPORT_HEADER = ("Assignment ID", "Employee ID", "Pay Code", "Weekend Bill", "Status", "Error Message")
 # OWASP's and ASVS 1.2.10's list, the NUL and line feed too, and the full-width forms some locales read alike.

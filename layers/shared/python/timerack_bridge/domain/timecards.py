@@ -9,13 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from timerack_bridge.domain import errors
-from timerack_bridge.models import (
-    Adjustment,
-    Day,
-    DayIn,
-    Punch,
-    TimecardIn,
-)
+from timerack_bridge.domain.batch import DayIn, TimecardIn
+from timerack_bridge.domain.entities import Adjustment, Day, Punch
 
 MAX_HOURS_PER_DAY = 24.0
 # ASCII digits, matched whole ("0800\n" or other scripts' digits are not military time).

@@ -11,7 +11,7 @@ from datetime import date
 
 from timerack_bridge.domain.errors import NO_OPEN_WEEKS
 from timerack_bridge.domain.hierarchy import HierarchyTree
-from timerack_bridge.models import WeekStatus
+from timerack_bridge.domain.types import WeekStatus
 
 # Monday .. Sunday, as date.weekday() counts them (calendar.day_name would follow the locale).
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from timerack_bridge.domain.entities import Assignment, Customer, HierarchyNode, SecurityGroup, Week
 from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.domain.weeks import no_open_week_for, open_weeks_at, week_ending_problem
 from timerack_bridge.exceptions import ConflictError, UnprocessableError
-from timerack_bridge.models import Assignment, Customer, HierarchyNode, SecurityGroup, Week
-
-if TYPE_CHECKING:
-    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+from timerack_bridge.logic.ports import AdminRecords, WeeksReader
 
 # (exists, its parent customer id) of a customer id
 ParentOf = Callable[[int], tuple[bool, int | None]]
@@ -97,22 +95,22 @@ def _refuse(problem: str | None) -> None:
 # ------------------------------------------------------------ checks that read (one read each)
 
 
-def require_node(store: AdminStore, node_id: str) -> None:
+def require_node(store: AdminRecords, node_id: str) -> None:
     _refuse(None if store.get_node(node_id) is not None else node_missing(node_id))
 
 
-def check_node(store: AdminStore, node: HierarchyNode) -> None:
+def check_node(store: AdminRecords, node: HierarchyNode) -> None:
     if node.parent_id is not None:
         _refuse(node_parent_problem(HierarchyTree.of(store.list_nodes()), node))
 
 
-def check_group(store: AdminStore, group: SecurityGroup) -> None:
+def check_group(store: AdminRecords, group: SecurityGroup) -> None:
     require_node(store, group.hierarchy_node_id)
     if group.members:
         _refuse(members_problem(group.members, set(store.batch_get_reps(group.members))))
 
 
-def check_customer(store: AdminStore, customer: Customer) -> None:
+def check_customer(store: AdminRecords, customer: Customer) -> None:
     _refuse(client_key_problem(customer))
     require_node(store, customer.hierarchy_node_id)
     if customer.parent_customer_id is not None:
@@ -124,7 +122,7 @@ def check_customer(store: AdminStore, customer: Customer) -> None:
         _refuse(customer_parent_problem(customer.customer_id, customer.parent_customer_id, parent_of))
 
 
-def check_assignment(store: AdminStore, assignment: Assignment) -> None:
+def check_assignment(store: AdminRecords, assignment: Assignment) -> None:
     if store.get_employee(assignment.employee_id) is None:
         raise UnprocessableError(f"employee {assignment.employee_id} does not exist")
     if store.get_customer(assignment.customer_id) is None:
@@ -132,7 +130,7 @@ def check_assignment(store: AdminStore, assignment: Assignment) -> None:
     require_node(store, assignment.hierarchy_node_id)
 
 
-def check_week(store: AdminStore, week: Week, week_ending_day: str) -> None:
+def check_week(store: AdminRecords, week: Week, week_ending_day: str) -> None:
     """The node exists and the weekend bill is on the agency's week-ending day; a week already stored at
     that node and date (before the checks) may still change status, so it can be closed."""
     problem = week_ending_problem(week.weekend_bill, week_ending_day)
@@ -147,7 +145,7 @@ def require_week_ending(weekend_bill: date, week_ending_day: str) -> None:
 
 
 def check_import_week(
-    store: AdminStore, tree: HierarchyTree, node_id: str, weekend_bill: date, week_ending_day: str
+    store: WeeksReader, tree: HierarchyTree, node_id: str, weekend_bill: date, week_ending_day: str
 ) -> None:
     """An import's week must be open at its customer's node: 409 naming the open weeks there, or 422 for a
     date that is not on the week-ending day (a week stored open on another day before the check still counts)."""

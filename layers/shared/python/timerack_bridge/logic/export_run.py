@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 
@@ -10,13 +11,11 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from timerack_bridge.adapters.destinations import DestinationError, ExportDestination
-from timerack_bridge.adapters.dynamodb.admin import AdminStore
-from timerack_bridge.adapters.dynamodb.export_lease import ExportLock, RunLease
+from timerack_bridge.domain.entities import Assignment, Customer
 from timerack_bridge.domain.export_models import ClientOutcome, ClientStatus, ExportRun
 from timerack_bridge.domain.export_payload import build_client_export, in_export_window
 from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.models import Assignment, Customer
+from timerack_bridge.logic.ports import DestinationError, ExportLeases, ExportSource, ExportTarget, RunLease
 
 logger = Logger(service="timerack-bridge", child=True)
 
@@ -27,7 +26,7 @@ RESERVE_SECONDS = 10.0
 CLIENT_FAILURES = (DestinationError, ClientError, BotoCoreError, ValidationError, ValueError)
 
 
-def _window_assignments(admin_store: AdminStore, customer: Customer, today: date) -> Iterator[Assignment]:
+def _window_assignments(admin_store: ExportSource, customer: Customer, today: date) -> Iterator[Assignment]:
     """The assignments of the customer and its child customers that are in the window, page by page.
 
     One Query per customer of the tree: a customer's index partition holds its assignments and its
@@ -45,8 +44,8 @@ def _window_assignments(admin_store: AdminStore, customer: Customer, today: date
 
 
 def export_client(
-    admin_store: AdminStore,
-    destination: ExportDestination,
+    admin_store: ExportSource,
+    destination: ExportTarget,
     customer: Customer,
     *,
     today: date,
@@ -68,7 +67,7 @@ def export_client(
     )
 
 
-def _clients(admin_store: AdminStore, client_key: str | None) -> Iterable[Customer]:
+def _clients(admin_store: ExportSource, client_key: str | None) -> Iterable[Customer]:
     if client_key is None:
         return admin_store.iter_clients()
     customer = admin_store.get_customer_by_client_key(client_key)
@@ -78,10 +77,10 @@ def _clients(admin_store: AdminStore, client_key: str | None) -> Iterable[Custom
 
 
 def run_export(
-    admin_store: AdminStore,
-    destination: ExportDestination,
+    admin_store: ExportSource,
+    destination: ExportTarget,
     *,
-    lock: ExportLock | None = None,
+    lock: ExportLeases | None = None,
     client_key: str | None = None,
     include: Callable[[Customer], bool] | None = None,
     today: date | None = None,
@@ -93,69 +92,109 @@ def run_export(
     Clients are read one index page at a time and exported one at a time, so memory holds one
     client's data however many clients there are. `include` narrows the clients (the API passes
     the caller's visibility); `lock` defaults to the lease items of the admin store's table (a run
-    of every client holds one lease, a narrower run one per client: see `export.lock`);
+    of every client holds one lease, a narrower run one per client: see `export_lease`);
     `progress` is called with each client's outcome as soon as it is known. With `seconds_left`
     (the Lambda's remaining time), a client is only started while a worst-case send still fits;
     the clients after that are reported failed ("not started") rather than cut off mid-send.
     """
-    lock = lock or ExportLock(admin_store.client, admin_store.table_name)
     started = datetime.now(UTC)
-    today = today or started.date()
-    run = ExportRun(started_at=started, destination=destination.name)
-    needed = destination.longest_send_seconds + RESERVE_SECONDS
+    exporter = _Exporter(
+        admin_store,
+        destination,
+        lock or admin_store.export_leases(),
+        ExportRun(started_at=started, destination=destination.name),
+        today=today or started.date(),
+        progress=progress,
+        seconds_left=seconds_left,
+    )
+    customers = exporter.primary_customers(_clients(admin_store, client_key), include)
+    if client_key is None and include is None:
+        exporter.export_under_run_lease(customers)
+    else:
+        exporter.export_under_client_leases(customers)
+    exporter.result.finished_at = datetime.now(UTC)
+    return exporter.result
 
-    def record(outcome: ClientOutcome) -> None:
-        run.clients.append(outcome)
+
+class _Exporter:
+    """One export run: its clients' outcomes, recorded as they come."""
+
+    def __init__(
+        self,
+        admin_store: ExportSource,
+        destination: ExportTarget,
+        lock: ExportLeases,
+        result: ExportRun,
+        *,
+        today: date,
+        progress: Callable[[ClientOutcome], None] | None,
+        seconds_left: Callable[[], float] | None,
+    ) -> None:
+        self.admin_store, self.destination, self.lock, self.result = admin_store, destination, lock, result
+        self.today, self.progress, self.seconds_left = today, progress, seconds_left
+        self.needed = destination.longest_send_seconds + RESERVE_SECONDS
+
+    def record(self, outcome: ClientOutcome) -> None:
+        self.result.clients.append(outcome)
         _log_outcome(outcome)
-        if progress is not None:
-            progress(outcome)
+        if self.progress is not None:
+            self.progress(outcome)
 
-    def out_of_time() -> bool:
-        return seconds_left is not None and seconds_left() < needed
+    def out_of_time(self) -> bool:
+        return self.seconds_left is not None and self.seconds_left() < self.needed
 
-    def primary_customers() -> Iterator[Customer]:
+    def primary_customers(
+        self, clients: Iterable[Customer], include: Callable[[Customer], bool] | None
+    ) -> Iterator[Customer]:
         """The clients to export; a child customer still holding a key (stored before that was refused) is skipped."""
-        for customer in _clients(admin_store, client_key):
+        for customer in clients:
             if include is not None and not include(customer):
                 continue
             if customer.parent_customer_id is None:
                 yield customer
             else:
-                record(_outcome(customer, "skipped-not-primary", NOT_PRIMARY))
+                self.record(_outcome(customer, "skipped-not-primary", NOT_PRIMARY))
 
-    customers = primary_customers()
-
-    if client_key is None and include is None:
-        with lock.run_held() as lease:
+    def export_under_run_lease(self, customers: Iterator[Customer]) -> None:
+        """A run of every client: one lease for the run, clients that a narrower run holds skipped."""
+        with self.lock.run_held() as lease:
             if lease is None:
                 for customer in customers:
-                    record(_outcome(customer, "skipped-locked", "another run is exporting every client"))
-            else:
-                leased = lock.leased_clients()
-                lost = False
-                for customer in customers:
-                    if out_of_time():
-                        record(_outcome(customer, "failed", NOT_STARTED_TIME))
-                    elif customer.customer_id in leased:
-                        record(_outcome(customer, "skipped-locked", "another run is exporting this client"))
-                    else:
-                        lease_ok = False if lost else _guarded_lease(lock, lease, needed, customer)
-                        if lease_ok is True:
-                            export = partial(export_client, admin_store, destination, customer, today=today)
-                            record(_guarded(customer, export))
-                        elif lease_ok is False:
-                            lost = True  # another run holds every client now: start none of the rest
-                            record(_outcome(customer, "failed", NOT_STARTED_LEASE))
-                        else:
-                            record(lease_ok)  # the lease could not be checked (DynamoDB refused): this client only
-    else:
+                    self.record(_outcome(customer, "skipped-locked", "another run is exporting every client"))
+                return
+            leased = self.lock.leased_clients()
+            lost = False
+            for customer in customers:
+                if self.out_of_time():
+                    self.record(_outcome(customer, "failed", NOT_STARTED_TIME))
+                elif customer.customer_id in leased:
+                    self.record(_outcome(customer, "skipped-locked", "another run is exporting this client"))
+                elif lost:
+                    self.record(_outcome(customer, "failed", NOT_STARTED_LEASE))
+                else:
+                    lost = self._export_while_leased(lease, customer)
+
+    def _export_while_leased(self, lease: RunLease, customer: Customer) -> bool:
+        """Export the client if the run's lease still covers it; True once the lease is lost."""
+        check = _lease_check(self.lock, lease, self.needed, customer)
+        if check.failure is not None:
+            self.record(check.failure)  # the lease could not be checked (DynamoDB refused): this client only
+        elif check.covered:
+            export = partial(export_client, self.admin_store, self.destination, customer, today=self.today)
+            self.record(_guarded(customer, export))
+        else:
+            # Another run holds every client now: start none of the rest.
+            self.record(_outcome(customer, "failed", NOT_STARTED_LEASE))
+            return True
+        return False
+
+    def export_under_client_leases(self, customers: Iterator[Customer]) -> None:
+        """A run of some clients: one lease per client."""
         for customer in customers:
-            if out_of_time():
-                record(_outcome(customer, "failed", NOT_STARTED_TIME))
+            if self.out_of_time():
+                self.record(_outcome(customer, "failed", NOT_STARTED_TIME))
             else:
-                record(_export_locked(admin_store, destination, lock, customer, today=today))
-    run.finished_at = datetime.now(UTC)
-    return run
+                self.record(_export_locked(self.admin_store, self.destination, self.lock, customer, today=self.today))
 
 
 NOT_STARTED_TIME = "not started: the run ran out of time; the next run exports it"
@@ -183,18 +222,26 @@ def _guarded(customer: Customer, export: Callable[[], ClientOutcome]) -> ClientO
         return _outcome(customer, "failed", _describe(exc))
 
 
-def _guarded_lease(lock: ExportLock, lease: RunLease, needed: float, customer: Customer) -> bool | ClientOutcome:
-    """True while the run's lease covers one more client (renewed if need be), False once lost."""
+@dataclass(frozen=True)
+class _LeaseCheck:
+    """Whether the run's lease covers one more client, or why that could not be checked."""
+
+    covered: bool
+    failure: ClientOutcome | None = None
+
+
+def _lease_check(lock: ExportLeases, lease: RunLease, needed: float, customer: Customer) -> _LeaseCheck:
+    """Covered while the run's lease holds for one more client (renewed if need be), not once lost."""
     try:
-        return lock.ensure_run(lease, needed)
+        return _LeaseCheck(covered=lock.ensure_run(lease, needed))
     except CLIENT_FAILURES as exc:
-        return _outcome(customer, "failed", _describe(exc))
+        return _LeaseCheck(covered=False, failure=_outcome(customer, "failed", _describe(exc)))
 
 
 def _export_locked(
-    admin_store: AdminStore,
-    destination: ExportDestination,
-    lock: ExportLock,
+    admin_store: ExportSource,
+    destination: ExportTarget,
+    lock: ExportLeases,
     customer: Customer,
     *,
     today: date,

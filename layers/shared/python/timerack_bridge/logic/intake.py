@@ -1,8 +1,10 @@
 """The batch pipeline shared by "Send to TempWorks" and the manual Timecard Import.
 
-Checks every assignment in the contract's order (docs/contract.md: hierarchy level, visibility, status, open
-week, content, payroll lock), then writes each unit with one conditional transaction, with bounded
-parallelism. Reference data for the whole batch is read in bulk (BatchGetItem, Query).
+Four steps: check every assignment in the contract's order (docs/contract.md: hierarchy level,
+visibility, status, open week, content), plan each unit's replacement against what is stored (the
+payroll lock, send order), write the units (one conditional transaction each, with bounded
+parallelism), and summarise the batch as Payroll History. Reference data for the whole batch is read
+in bulk (BatchGetItem, Query).
 """
 
 from __future__ import annotations
@@ -11,37 +13,26 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
-from timerack_bridge.adapters.dynamodb.timecards import UnitWrite
-from timerack_bridge.api.auth import TimerackAccess
 from timerack_bridge.domain import errors
+from timerack_bridge.domain.access import TimerackAccess
+from timerack_bridge.domain.batch import AssignmentResult, BatchCounts, BatchResult, TimecardIn
+from timerack_bridge.domain.entities import Assignment, Customer, Timecard
 from timerack_bridge.domain.replacement import ReplacementPlan, UnitState, plan_replacement, send_version
 from timerack_bridge.domain.timecards import ContentError, TimecardDraft, check_unit, timecard_id
 from timerack_bridge.domain.weeks import NodeWeeks, resolve_open_week
-from timerack_bridge.models import (
-    Assignment,
-    AssignmentResult,
-    BatchCounts,
-    BatchResult,
-    Customer,
-    Timecard,
-    TimecardIn,
-)
-
-if TYPE_CHECKING:
-    from timerack_bridge.api.deps import Services
+from timerack_bridge.logic.ports import IntakeServices, TimecardUnits, UnitWrite
 
 MAX_WRITE_ATTEMPTS = 6
 
 
 @dataclass
 class _Unit:
-    """One assignment of the batch on its way through the checks."""
+    """One assignment of the batch on its way through the steps."""
 
     assignment_id: int
     rows: list[TimecardIn]
@@ -53,13 +44,30 @@ class _Unit:
     warnings: list[str] = field(default_factory=list)
     content_warnings: list[str] = field(default_factory=list)  # from the checks; kept when the plan is redone
 
+    @property
+    def writable(self) -> bool:
+        return self.plan is not None and self.plan.action != "refuse"
+
+
+@dataclass(frozen=True)
+class _Send:
+    """One run of the pipeline: its batch id, its place in the send order, and how it was asked for."""
+
+    batch_id: str
+    version: str
+    submitted_at: datetime
+    customer: Customer
+    preferred_weekend_bill: date | None
+    source: str
+    dry_run: bool
+
 
 def new_batch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
 
 
 def submit_batch(
-    services: Services,
+    services: IntakeServices,
     access: TimerackAccess,
     customer: Customer,
     timecards: Sequence[TimecardIn],
@@ -72,158 +80,179 @@ def submit_batch(
     before_unit_write: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Run one batch and keep it as Payroll History (unless a dry run)."""
-    admin, batches, store, settings = services.admin, services.batches, services.timecards, services.settings
     submitted_at = (now or datetime.now(UTC)).astimezone(UTC)
     batch_id = new_batch_id(submitted_at)
     version = send_version(submitted_at.isoformat(timespec="microseconds"), batch_id)
+    send = _Send(batch_id, version, submitted_at, customer, preferred_weekend_bill, source, dry_run)
+    units = _units_of(timecards)
+    # The error-file setting in force now goes with the batch: a later change adds or removes no email.
+    error_file = services.admin.payroll_email_of(customer) if not dry_run else None
+    if not dry_run:
+        # Written first, so an interrupted send still shows in Payroll History.
+        services.batches.put_batch(summarise(send, units, "processing"), error_file=error_file)
+    checked = _UnitChecks(services, access, send, strict_week).run(units)
+    plan_units(services.timecards, checked, version, workers=services.settings.write_parallelism)
+    if dry_run:
+        return summarise(send, units, "dry-run")
+    writer = UnitWriter(services.timecards, send, before_unit_write)
+    writer.write_all([u for u in checked if u.writable], parallelism=services.settings.write_parallelism)
+    final = summarise(send, units, "completed")
+    services.batches.put_batch(final, error_file=error_file)
+    return final
 
+
+def _units_of(timecards: Iterable[TimecardIn]) -> list[_Unit]:
+    """The batch's rows grouped by assignment, in the order each assignment first appears."""
     units: dict[int, _Unit] = {}
     for row in timecards:
         units.setdefault(row.assignment_id, _Unit(assignment_id=row.assignment_id, rows=[])).rows.append(row)
+    return list(units.values())
 
-    def result_of(unit: _Unit) -> AssignmentResult:
-        status = "error" if unit.error or unit.plan is None else unit.plan.result_status
-        employee_id = unit.assignment.employee_id if unit.assignment else unit.rows[0].employee_id
-        return AssignmentResult(
-            assignment_id=unit.assignment_id,
-            status=status,
-            timecard_ids=(
-                [timecard_id(unit.assignment_id, unit.weekend_bill, d.pay_code) for d in unit.drafts]
-                if status != "error" and unit.weekend_bill
-                else []
-            ),
-            error=unit.error,
-            warnings=unit.warnings,
-            employee_id=employee_id,
-            pay_codes=[r.pay_code.strip().upper() for r in unit.rows],
-            weekend_bill=unit.weekend_bill,
-        )
 
-    def batch(status: str) -> BatchResult:
-        results = [result_of(u) for u in units.values()]
-        tally = Counter(r.status for r in results)
-        weeks = {r.weekend_bill for r in results if r.weekend_bill}
-        weekend_bill = (
-            next(iter(weeks)) if len(weeks) == 1 else preferred_weekend_bill or (min(weeks) if weeks else None)
-        )
-        return BatchResult(
-            batch_id=batch_id,
-            client_key=customer.timerack_client_key or "",
-            customer_id=customer.customer_id,
-            submitted_at=submitted_at,
-            weekend_bill=weekend_bill,
-            counts=BatchCounts(
-                assignments=len(results), created=tally["created"], replaced=tally["replaced"], errors=tally["error"]
-            ),
-            results=results,
-            source=source,  # type: ignore[arg-type]
-            status=status,  # type: ignore[arg-type]
-            dry_run=dry_run,
-        )
+# ---------------------------------------------------------------- 1. check
 
-    # The error-file setting in force now goes with the batch: a later change adds or removes no email.
-    error_file = admin.payroll_email_of(customer) if not dry_run else None
-    if not dry_run:
-        # Written first, so an interrupted send still shows in Payroll History.
-        batches.put_batch(batch("processing"), error_file=error_file)
 
-    pending = list(units.values())
-    if not access.may_create_timecards:
-        for unit in pending:
-            unit.error = errors.HIERARCHY_LEVEL
-        pending = []
+class _UnitChecks:
+    """The contract's checks of each unit, against reference data read once for the whole batch."""
 
-    # The bulk reads' 100-key calls run side by side, on as many threads as the unit writes below.
-    readers = settings.write_parallelism
-    assignments = admin.batch_get_assignments([u.assignment_id for u in pending], workers=readers) if pending else {}
-    client_customers = admin.customer_tree_ids(customer.customer_id) if pending else set()
-    week_cache: dict[str, date | None] = {}
-    weeks_cache: dict[str, NodeWeeks] = {}
+    def __init__(self, services: IntakeServices, access: TimerackAccess, send: _Send, strict_week: bool) -> None:
+        self.admin = services.admin
+        self.settings = services.settings
+        self.access = access
+        self.send = send
+        self.strict_week = strict_week
+        self.week_of_node: dict[str, date | None] = {}
+        self.weeks_cache: dict[str, NodeWeeks] = {}
 
-    def weeks_of(node_id: str) -> NodeWeeks:
-        # Open and closed: a week closed on a node hides the same week open on its ancestors.
-        if node_id not in weeks_cache:
-            weeks_cache[node_id] = admin.weeks_of_node(node_id)
-        return weeks_cache[node_id]
+    def run(self, units: list[_Unit]) -> list[_Unit]:
+        """The units that pass every check; the others carry their error."""
+        if not self.access.may_create_timecards:
+            for unit in units:
+                unit.error = errors.HIERARCHY_LEVEL
+            return []
+        # The bulk reads' 100-key calls run side by side, on as many threads as the unit writes.
+        workers = self.settings.write_parallelism
+        ids = [u.assignment_id for u in units]
+        self.assignments = self.admin.batch_get_assignments(ids, workers=workers) if units else {}
+        self.client_customers = self.admin.customer_tree_ids(self.send.customer.customer_id) if units else set()
+        return [unit for unit in units if self._passes(unit)]
 
-    checked: list[_Unit] = []
-    for unit in pending:
-        assignment = assignments.get(unit.assignment_id)
+    def _passes(self, unit: _Unit) -> bool:
+        assignment = self.assignments.get(unit.assignment_id)
         if (
             assignment is None
-            or assignment.customer_id not in client_customers
-            or not access.sees(assignment.hierarchy_node_id)
+            or assignment.customer_id not in self.client_customers
+            or not self.access.sees(assignment.hierarchy_node_id)
         ):
             unit.error = errors.assignment_not_found(unit.assignment_id)
-            continue
+            return False
         unit.assignment = assignment
         if not assignment.status.allows_timecards:
             unit.error = errors.assignment_status_blocked(unit.assignment_id)
-            continue
-        node = assignment.hierarchy_node_id
-        if node not in week_cache:
-            week_cache[node] = resolve_open_week(
-                node, access.tree, weeks_of, preferred_weekend_bill, strict=strict_week
-            )
-        unit.weekend_bill = week_cache[node]
+            return False
+        unit.weekend_bill = self._open_week(assignment.hierarchy_node_id)
         if unit.weekend_bill is None:
             unit.error = errors.NO_OPEN_WEEKS
-            continue
+            return False
         try:
             content = check_unit(
                 unit.rows,
                 weekend_bill=unit.weekend_bill,
-                pay_codes=settings.pay_codes,
+                pay_codes=self.settings.pay_codes,
                 expected_employee_id=assignment.employee_id,
             )
-            unit.drafts, unit.content_warnings = content.drafts, content.warnings
         except ContentError as exc:
             unit.error = exc.for_assignment(unit.assignment_id)
-            continue
-        checked.append(unit)
+            return False
+        unit.drafts, unit.content_warnings = content.drafts, content.warnings
+        return True
 
+    def _open_week(self, node_id: str) -> date | None:
+        if node_id not in self.week_of_node:
+            self.week_of_node[node_id] = resolve_open_week(
+                node_id, self.access.tree, self._weeks_of, self.send.preferred_weekend_bill, strict=self.strict_week
+            )
+        return self.week_of_node[node_id]
+
+    def _weeks_of(self, node_id: str) -> NodeWeeks:
+        # Open and closed: a week closed on a node hides the same week open on its ancestors.
+        if node_id not in self.weeks_cache:
+            self.weeks_cache[node_id] = self.admin.weeks_of_node(node_id)
+        return self.weeks_cache[node_id]
+
+
+# ---------------------------------------------------------------- 2. plan
+
+
+def plan_units(store: TimecardUnits, checked: list[_Unit], version: str, *, workers: int) -> None:
+    """Plan each checked unit against its stored state, read in bulk."""
     unit_keys = [(u.assignment_id, u.weekend_bill) for u in checked if u.weekend_bill is not None]
-    states = store.unit_states(unit_keys, workers=readers) if unit_keys else {}
-
-    def plan(unit: _Unit, state: UnitState | None) -> None:
-        assert unit.weekend_bill is not None
-        unit.plan = plan_replacement(
-            state,
-            assignment_id=unit.assignment_id,
-            weekend_bill=unit.weekend_bill,
-            new_version=version,
-            new_pay_codes=[d.pay_code for d in unit.drafts],
-        )
-        unit.error = unit.plan.error
-        removed = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
-        unit.warnings = [*unit.content_warnings, *removed]
-
+    states = store.unit_states(unit_keys, workers=workers) if unit_keys else {}
     for unit in checked:
-        plan(unit, states.get((unit.assignment_id, unit.weekend_bill)))  # type: ignore[arg-type]
+        assert unit.weekend_bill is not None
+        plan_unit(unit, states.get((unit.assignment_id, unit.weekend_bill)), version)
 
-    def write(unit: _Unit) -> None:
-        assert unit.assignment is not None and unit.weekend_bill is not None
+
+def plan_unit(unit: _Unit, state: UnitState | None, version: str) -> None:
+    """The unit's replacement plan against what is stored now (the lock, the send order)."""
+    assert unit.weekend_bill is not None
+    unit.plan = plan_replacement(
+        state,
+        assignment_id=unit.assignment_id,
+        weekend_bill=unit.weekend_bill,
+        new_version=version,
+        new_pay_codes=[d.pay_code for d in unit.drafts],
+    )
+    unit.error = unit.plan.error
+    removed = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
+    unit.warnings = [*unit.content_warnings, *removed]
+
+
+# ---------------------------------------------------------------- 3. write units
+
+
+class UnitWriter:
+    """Writes each unit with one conditional transaction; owns the retries and knowing whether a write landed."""
+
+    def __init__(self, store: TimecardUnits, send: _Send, before_unit_write: Callable[[int], None] | None) -> None:
+        self.store = store
+        self.send = send
+        self.before_unit_write = before_unit_write
+
+    def write_all(self, units: list[_Unit], *, parallelism: int) -> None:
+        if not units:
+            return
+        workers = min(parallelism, len(units))
+        if workers == 1:
+            for unit in units:
+                self.write(unit)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(self.write, units))
+
+    def write(self, unit: _Unit) -> None:
+        """Write the unit, planning again when someone changed it; its error says when it could not be written."""
+        assert unit.weekend_bill is not None
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            if unit.plan is None or unit.plan.action == "refuse":
+            if not unit.writable:
                 return
-            if before_unit_write is not None:
-                before_unit_write(unit.assignment_id)
-            outcome = store.write_unit(_unit_write(unit, version, batch_id, customer))
+            if self.before_unit_write is not None:
+                self.before_unit_write(unit.assignment_id)
+            outcome = self.store.write_unit(unit_write(unit, self.send))
             if outcome == "written":
                 return
             if outcome == "condition-failed":
                 # Someone changed the unit since it was read: read it again and plan again.
-                state = store.unit_state(unit.assignment_id, unit.weekend_bill)
-                if state is not None and state.version == version:
+                state = self.store.unit_state(unit.assignment_id, unit.weekend_bill)
+                if self._is_this_send(state):
                     # That someone was this send: an earlier attempt landed but its reply was lost
                     # (botocore retried it). The unit is written; planning again would call it superseded.
                     return
-                plan(unit, state)
+                plan_unit(unit, state, self.send.version)
             time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + random.random()))
-        if unit.plan is None or unit.plan.action == "refuse":
+        if not unit.writable:
             return  # the last read showed the unit locked or newer: that is its result, not a retry
-        final = store.unit_state(unit.assignment_id, unit.weekend_bill)
-        if final is not None and final.version == version:
+        if self._is_this_send(self.store.unit_state(unit.assignment_id, unit.weekend_bill)):
             return  # the last attempt's reply was lost, but it landed
         unit.plan = None
         unit.error = (
@@ -231,49 +260,83 @@ def submit_batch(
             f"{unit.weekend_bill.isoformat()} could not be written right now; re-send to finish."
         )
 
-    writable = [u for u in checked if u.plan and u.plan.action != "refuse"]
-    if not dry_run and writable:
-        workers = min(settings.write_parallelism, len(writable))
-        if workers == 1:
-            for unit in writable:
-                write(unit)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(write, writable))
-
-    if dry_run:
-        return batch("dry-run")
-    final = batch("completed")
-    batches.put_batch(final, error_file=error_file)
-    return final
+    def _is_this_send(self, state: UnitState | None) -> bool:
+        return state is not None and state.version == self.send.version
 
 
-def _unit_write(unit: _Unit, version: str, batch_id: str, customer: Customer) -> UnitWrite:
+def unit_write(unit: _Unit, send: _Send) -> UnitWrite:
+    """What one unit's transaction writes: its timecards, the pay codes it drops, the version it expects."""
     assert unit.assignment is not None and unit.weekend_bill is not None and unit.plan is not None
+    assignment, weekend_bill = unit.assignment, unit.weekend_bill
     cards = [
         Timecard(
-            timecard_id=timecard_id(unit.assignment_id, unit.weekend_bill, draft.pay_code),
+            timecard_id=timecard_id(unit.assignment_id, weekend_bill, draft.pay_code),
             assignment_id=unit.assignment_id,
-            employee_id=unit.assignment.employee_id,
-            customer_id=unit.assignment.customer_id,
-            weekend_bill=unit.weekend_bill,
+            employee_id=assignment.employee_id,
+            customer_id=assignment.customer_id,
+            weekend_bill=weekend_bill,
             pay_code=draft.pay_code,
             days=list(draft.days),
             total_hours=draft.total_hours,
             adjustments=list(draft.adjustments),
-            source_batch_id=batch_id,
+            source_batch_id=send.batch_id,
         )
         for draft in unit.drafts
     ]
     return UnitWrite(
         assignment_id=unit.assignment_id,
-        weekend_bill=unit.weekend_bill,
-        version=version,
-        batch_id=batch_id,
-        customer_id=unit.assignment.customer_id,
-        employee_id=unit.assignment.employee_id,
-        hierarchy_node_id=unit.assignment.hierarchy_node_id,
+        weekend_bill=weekend_bill,
+        version=send.version,
+        batch_id=send.batch_id,
+        customer_id=assignment.customer_id,
+        employee_id=assignment.employee_id,
+        hierarchy_node_id=assignment.hierarchy_node_id,
         timecards=cards,
         delete_pay_codes=unit.plan.delete_pay_codes,
         expected_version=None if unit.plan.action == "create" else unit.plan.expected_version,
+    )
+
+
+# ---------------------------------------------------------------- 4. summarise
+
+
+def summarise(send: _Send, units: list[_Unit], status: str) -> BatchResult:
+    """The batch as Payroll History keeps it: one result per assignment, and their counts."""
+    results = [_result_of(u) for u in units]
+    tally = Counter(r.status for r in results)
+    weeks = {r.weekend_bill for r in results if r.weekend_bill}
+    preferred = send.preferred_weekend_bill
+    weekend_bill = next(iter(weeks)) if len(weeks) == 1 else preferred or (min(weeks) if weeks else None)
+    return BatchResult(
+        batch_id=send.batch_id,
+        client_key=send.customer.timerack_client_key or "",
+        customer_id=send.customer.customer_id,
+        submitted_at=send.submitted_at,
+        weekend_bill=weekend_bill,
+        counts=BatchCounts(
+            assignments=len(results), created=tally["created"], replaced=tally["replaced"], errors=tally["error"]
+        ),
+        results=results,
+        source=send.source,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
+        dry_run=send.dry_run,
+    )
+
+
+def _result_of(unit: _Unit) -> AssignmentResult:
+    status = "error" if unit.error or unit.plan is None else unit.plan.result_status
+    employee_id = unit.assignment.employee_id if unit.assignment else unit.rows[0].employee_id
+    return AssignmentResult(
+        assignment_id=unit.assignment_id,
+        status=status,
+        timecard_ids=(
+            [timecard_id(unit.assignment_id, unit.weekend_bill, d.pay_code) for d in unit.drafts]
+            if status != "error" and unit.weekend_bill
+            else []
+        ),
+        error=unit.error,
+        warnings=unit.warnings,
+        employee_id=employee_id,
+        pay_codes=[r.pay_code.strip().upper() for r in unit.rows],
+        weekend_bill=unit.weekend_bill,
     )

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode, encode_token, key, strip_keys
-from timerack_bridge.exceptions import ConflictError, NotFoundError
-from timerack_bridge.models import (
+from timerack_bridge.domain.entities import (
     Assignment,
     Customer,
     Employee,
     HierarchyNode,
     PayrollEmail,
-    PayrollEmailIn,
+    PayrollEmailFields,
     SecurityGroup,
     ServiceRep,
     Week,
-    WeekStatus,
 )
+from timerack_bridge.domain.types import WeekStatus
+from timerack_bridge.exceptions import ConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
 
 
 def _id12(value: int) -> str:
@@ -192,9 +195,11 @@ class AdminStore(TableStore):
         found = self.batch_get([(f"ASSIGNMENT#{i}", "ASSIGNMENT") for i in assignment_ids], workers=workers)
         return {item["assignment_id"]: Assignment(**strip_keys(item)) for item in found.values()}
 
-    def iter_customer_assignments(self, customer_id: int) -> Iterator[Assignment]:
-        for item in self.iter_index("gsi2", f"UNDER#{customer_id}", _ASSIGNMENT):
-            yield Assignment(**strip_keys(item))
+    def export_leases(self) -> ExportLock:
+        """The export's leases, kept in this table beside the clients they cover."""
+        from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+
+        return ExportLock(self.client, self.table_name)
 
     def iter_customer_contents(self, customer_id: int) -> Iterator[Assignment | Customer]:
         """The customer's assignments, then its child customers: one index partition, page by page."""
@@ -248,10 +253,14 @@ class AdminStore(TableStore):
             legacy_key = self._legacy_key_from(customer, found)
             legacy = (f"CLIENTKEY#{legacy_key}", PAYROLL_EMAIL_SK)
             item = found.get(legacy) or (self.get(*legacy) if legacy_key and legacy not in found else None)
-        settings = PayrollEmailIn(**strip_keys(item, extra=("client_key", "customer_id"))) if item else PayrollEmailIn()
+        settings = (
+            PayrollEmailFields(**strip_keys(item, extra=("client_key", "customer_id")))
+            if item
+            else PayrollEmailFields()
+        )
         return PayrollEmail(client_key=customer.timerack_client_key or "", **settings.model_dump())
 
-    def put_payroll_email_of(self, customer: Customer, settings: PayrollEmailIn) -> PayrollEmail:
+    def put_payroll_email_of(self, customer: Customer, settings: PayrollEmailFields) -> PayrollEmail:
         """Store the customer's settings: they stay its own whatever key it has later."""
         values = {"recipients": list(settings.recipients), "receive_error_file": settings.receive_error_file}
         item = {"pk": f"CUSTOMER#{customer.customer_id}", "sk": PAYROLL_EMAIL_SK, "customer_id": customer.customer_id}

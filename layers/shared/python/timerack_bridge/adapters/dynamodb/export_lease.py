@@ -24,13 +24,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from timerack_bridge.adapters.dynamodb.base import encode, key
 from timerack_bridge.adapters.dynamodb.tables import TTL_ATTRIBUTE
+from timerack_bridge.logic.ports import RunLease
 
 # Longer than one client's worst case (retries with timeouts, see HttpsDestination) and than a Lambda
 # invocation (15 minutes at most), so the export function never needs to renew.
@@ -42,14 +42,6 @@ CLIENT_PREFIX = "CUSTOMER#"  # leases written before they were per customer (CLI
 
 _FREE = "attribute_not_exists(pk) OR #exp < :now"
 _OWNED = "#owner = :owner"
-
-
-@dataclass
-class RunLease:
-    """A whole run's lease: its owner token and when it expires (epoch seconds)."""
-
-    owner: str
-    expires_at: int
 
 
 def _condition_failed(exc: ClientError) -> bool:

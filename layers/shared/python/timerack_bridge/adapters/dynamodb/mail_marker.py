@@ -38,6 +38,11 @@ class Claim:
     def granted(self) -> bool:
         return self.token is not None
 
+    @property
+    def already_sending(self) -> bool:
+        """An earlier attempt claimed the send and never marked it sent: it may have been delivered."""
+        return self.existing_state is MarkerState.SENDING
+
 
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

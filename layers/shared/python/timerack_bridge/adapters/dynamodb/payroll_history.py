@@ -23,8 +23,9 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
 from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode_token
+from timerack_bridge.domain.batch import AssignmentResult, BatchResult, BatchSummary
+from timerack_bridge.domain.entities import PayrollEmail
 from timerack_bridge.exceptions import UnprocessableError
-from timerack_bridge.models import AssignmentResult, BatchResult, BatchSummary, PayrollEmail
 
 CUSTOMER_HISTORY = "BATCHES#"  # gsi1pk of a customer's batches: BATCHES#{customerId}
 LEGACY_HISTORY = "HISTORY#"  # gsi1pk of batches stored before batches carried their customer
@@ -112,7 +113,7 @@ def decode_image(image: dict[str, Any]) -> dict[str, Any]:
     return decode(image)
 
 
-class BatchStore(TableStore):
+class PayrollHistoryStore(TableStore):
     def put_batch(self, batch: BatchResult, *, error_file: PayrollEmail | None = None) -> None:
         self.put(batch_item(batch, error_file))
 

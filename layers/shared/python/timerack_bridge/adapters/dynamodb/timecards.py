@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from timerack_bridge.adapters.dynamodb.base import TableStore, decode, encode, key, strip_keys
+from timerack_bridge.adapters.dynamodb.base import TableStore, encode, key, strip_keys
 from timerack_bridge.adapters.dynamodb.tables import WEEK_UNIT_SHARDS
+from timerack_bridge.domain.entities import Timecard
 from timerack_bridge.domain.replacement import UnitState
-from timerack_bridge.models import PayrollStatus, Timecard
-
-UnitKey = tuple[int, date]
+from timerack_bridge.domain.types import PayrollStatus
+from timerack_bridge.logic.ports import LockOutcome, UnitKey, UnitWrite, WriteOutcome
 
 
 def _unit_sk(weekend_bill: date) -> str:
@@ -42,22 +41,6 @@ def unit_state_of(item: dict[str, Any]) -> UnitState:
     )
 
 
-@dataclass(frozen=True)
-class UnitWrite:
-    assignment_id: int
-    weekend_bill: date
-    version: str
-    batch_id: str
-    customer_id: int
-    employee_id: int
-    hierarchy_node_id: str
-    timecards: Sequence[Timecard]
-    delete_pay_codes: Sequence[str]
-    expected_version: str | None
-
-
-WriteOutcome = Literal["written", "condition-failed", "conflict"]
-
 # DynamoDB refused or could not finish the transaction for now (after botocore's own retries): the
 # caller retries with backoff, then reports the unit. A transaction is all or nothing, so no unit is
 # ever half-written; an InternalServerError may still have applied it, which the caller detects by
@@ -74,6 +57,56 @@ RETRYABLE_ERRORS = frozenset(
 )
 
 
+def _unit_header(unit: UnitWrite) -> dict[str, Any]:
+    return {
+        "pk": f"ASSIGNMENT#{unit.assignment_id}",
+        "sk": _unit_sk(unit.weekend_bill),
+        "gsi1pk": _week_shard(unit.weekend_bill, unit.assignment_id),
+        "gsi1sk": f"ASSIGNMENT#{unit.assignment_id:012d}",
+        "assignment_id": unit.assignment_id,
+        "weekend_bill": unit.weekend_bill.isoformat(),
+        "version": unit.version,
+        "batch_id": unit.batch_id,
+        "customer_id": unit.customer_id,
+        "employee_id": unit.employee_id,
+        "hierarchy_node_id": unit.hierarchy_node_id,
+        "payroll_status": PayrollStatus.OPEN.value,
+        "pay_codes": sorted(t.pay_code for t in unit.timecards),
+    }
+
+
+def _unit_condition(unit: UnitWrite) -> dict[str, Any]:
+    """A new unit must not exist; a replaced one must still be at the version read, and open."""
+    if unit.expected_version is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "#v = :expected AND #p = :open",
+        "ExpressionAttributeNames": {"#v": "version", "#p": "payroll_status"},
+        "ExpressionAttributeValues": {
+            ":expected": {"S": unit.expected_version},
+            ":open": {"S": PayrollStatus.OPEN.value},
+        },
+    }
+
+
+def _refused_write(exc: ClientError) -> WriteOutcome:
+    """Why a unit's transaction did not go through: its condition, or DynamoDB being busy (else raised)."""
+    code = exc.response["Error"]["Code"]
+    if code in RETRYABLE_ERRORS:
+        return "retry-later"
+    if code != "TransactionCanceledException":
+        raise exc
+    codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+    if codes and codes[0] == "ConditionalCheckFailed":
+        return "condition-failed"
+    if (
+        any(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for c in codes)
+        or not codes
+    ):
+        return "retry-later"
+    raise exc
+
+
 class TimecardStore(TableStore):
     def unit_states(self, keys: Sequence[UnitKey], *, workers: int = 1) -> dict[UnitKey, UnitState]:
         found = self.batch_get([(f"ASSIGNMENT#{a}", _unit_sk(w)) for a, w in keys], workers=workers)
@@ -88,37 +121,19 @@ class TimecardStore(TableStore):
 
     def write_unit(self, unit: UnitWrite) -> WriteOutcome:
         """Replace a unit atomically; 'condition-failed' when the header changed since it was read."""
-        pk = f"ASSIGNMENT#{unit.assignment_id}"
-        wb = unit.weekend_bill.isoformat()
-        header = {
-            "pk": pk,
-            "sk": _unit_sk(unit.weekend_bill),
-            "gsi1pk": _week_shard(unit.weekend_bill, unit.assignment_id),
-            "gsi1sk": f"ASSIGNMENT#{unit.assignment_id:012d}",
-            "assignment_id": unit.assignment_id,
-            "weekend_bill": wb,
-            "version": unit.version,
-            "batch_id": unit.batch_id,
-            "customer_id": unit.customer_id,
-            "employee_id": unit.employee_id,
-            "hierarchy_node_id": unit.hierarchy_node_id,
-            "payroll_status": PayrollStatus.OPEN.value,
-            "pay_codes": sorted(t.pay_code for t in unit.timecards),
-        }
-        if unit.expected_version is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            condition = {
-                "ConditionExpression": "#v = :expected AND #p = :open",
-                "ExpressionAttributeNames": {"#v": "version", "#p": "payroll_status"},
-                "ExpressionAttributeValues": {
-                    ":expected": {"S": unit.expected_version},
-                    ":open": {"S": PayrollStatus.OPEN.value},
-                },
-            }
+        try:
+            self.client.transact_write_items(TransactItems=self._unit_actions(unit))
+        except ClientError as exc:
+            return _refused_write(exc)
+        return "written"
+
+    def _unit_actions(self, unit: UnitWrite) -> list[dict[str, Any]]:
+        """The header (conditional), each timecard, the dropped pay codes and the whole version, as one transaction."""
+        pk, wb = f"ASSIGNMENT#{unit.assignment_id}", unit.weekend_bill.isoformat()
         # Each card is encoded once: the same attributes are its TC item and its entry in the VERSION item.
         cards = [encode(t.model_dump(mode="json")) for t in unit.timecards]
-        actions: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": encode(header), **condition}}]
+        header = {"TableName": self.table_name, "Item": encode(_unit_header(unit)), **_unit_condition(unit)}
+        actions: list[dict[str, Any]] = [{"Put": header}]
         for card in cards:
             actions.append(
                 {"Put": {"TableName": self.table_name, "Item": {**key(pk, f"TC#{wb}#{card['pay_code']['S']}"), **card}}}
@@ -136,23 +151,7 @@ class TimecardStore(TableStore):
         )
         version_item["timecards"] = {"L": [{"M": card} for card in cards]}
         actions.append({"Put": {"TableName": self.table_name, "Item": version_item}})
-        try:
-            self.client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in RETRYABLE_ERRORS:
-                return "conflict"
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return "condition-failed"
-            if (
-                any(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for c in codes)
-                or not codes
-            ):
-                return "conflict"
-            raise
-        return "written"
+        return actions
 
     def timecards(self, assignment_id: int, weekend_bill: date) -> list[Timecard]:
         items = self.query_partition(
@@ -173,7 +172,7 @@ class TimecardStore(TableStore):
             headers.extend(self.iter_index("gsi1", f"WEEKUNITS#{weekend_bill.isoformat()}#{shard}"))
         return headers
 
-    def lock_unit(self, header: dict[str, Any]) -> Literal["locked", "already-locked", "changed"]:
+    def lock_unit(self, header: dict[str, Any]) -> LockOutcome:
         """Mark a unit and its timecards sent to payroll, if the unit is still as read."""
         if header.get("payroll_status") == PayrollStatus.SENT.value:
             return "already-locked"
@@ -215,6 +214,6 @@ class TimecardStore(TableStore):
             raise
         return "locked"
 
-    def fresh_header(self, header: dict[str, Any]) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table_name, Key=key(header["pk"], header["sk"]), ConsistentRead=True)
-        return decode(item["Item"]) if "Item" in item else None
+    def unit_header(self, assignment_id: int, weekend_bill: date) -> dict[str, Any] | None:
+        """The unit's header as stored now (a strongly consistent read)."""
+        return self.get(f"ASSIGNMENT#{assignment_id}", _unit_sk(weekend_bill), consistent=True)

@@ -7,30 +7,29 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from timerack_bridge.api import deps
-from timerack_bridge.api.routes.common import admin_caller
-from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.logic import admin_checks as checks
-from timerack_bridge.models import (
-    Assignment,
+from timerack_bridge.api.models.input import (
     AssignmentIn,
-    Customer,
     CustomerIn,
-    Employee,
     EmployeeIn,
-    EmployeeOut,
-    EmployeePage,
-    HierarchyNode,
     HierarchyNodeIn,
-    IdText,
-    IsoDate,
-    SecurityGroup,
     SecurityGroupIn,
-    ServiceRep,
     ServiceRepIn,
-    Week,
     WeekIn,
 )
+from timerack_bridge.api.models.output import EmployeeOut, EmployeePage
+from timerack_bridge.api.routes.common import admin_caller, services_of
+from timerack_bridge.domain.entities import (
+    Assignment,
+    Customer,
+    Employee,
+    HierarchyNode,
+    SecurityGroup,
+    ServiceRep,
+    Week,
+)
+from timerack_bridge.domain.types import IdText, IsoDate
+from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.logic import admin_checks as checks
 
 router = Router()
 
@@ -42,7 +41,7 @@ RecordIdPath = Annotated[IdText, Path(ge=1, le=2**53)]
 def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
     admin_caller(router)
     node = HierarchyNode(node_id=node_id, **body.model_dump())
-    store = deps.services().admin
+    store = services_of(router).admin
     checks.unless_unchanged(lambda: checks.check_node(store, node), lambda: store.get_node(node_id), node)
     store.put_node(node)
     return node
@@ -52,7 +51,7 @@ def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
 def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
     admin_caller(router)
     rep = ServiceRep(rep_id=rep_id, **body.model_dump())
-    store = deps.services().admin
+    store = services_of(router).admin
     checks.unless_unchanged(
         lambda: checks.require_node(store, rep.current_hierarchy_node_id), lambda: store.get_rep(rep_id), rep
     )
@@ -66,7 +65,7 @@ def put_security_group(
 ) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
-    store = deps.services().admin
+    store = services_of(router).admin
     checks.unless_unchanged(lambda: checks.check_group(store, group), lambda: store.get_group(name), group)
     store.put_group(group)
     return group
@@ -76,7 +75,7 @@ def put_security_group(
 def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
     admin_caller(router)
     customer = Customer(customer_id=customer_id, **body.model_dump())
-    store = deps.services().admin
+    store = services_of(router).admin
     checks.unless_unchanged(
         lambda: checks.check_customer(store, customer), lambda: store.get_customer(customer_id), customer
     )
@@ -88,7 +87,7 @@ def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
 def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
     """Store an employee. The SSN is reduced to its last four; omitted, the stored last four stay."""
     admin_caller(router)
-    store = deps.services().admin
+    store = services_of(router).admin
     ssn_last4 = body.ssn
     if ssn_last4 is None:
         existing = store.get_employee(employee_id)
@@ -114,7 +113,7 @@ def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
 @router.get("/v1/employees/<employee_id>")
 def get_employee(employee_id: RecordIdPath) -> EmployeeOut:
     admin_caller(router)
-    employee = deps.services().admin.get_employee(employee_id)
+    employee = services_of(router).admin.get_employee(employee_id)
     if employee is None:
         raise NotFoundError(f"employee {employee_id} not found")
     return EmployeeOut.of(employee)
@@ -128,7 +127,7 @@ def search_employees(
 ) -> EmployeePage:
     """The enhanced search: employees with (or without) a PIN override."""
     admin_caller(router)
-    employees, token = deps.services().admin.search_employees(
+    employees, token = services_of(router).admin.search_employees(
         has_pin_override=has_pin_override, limit=limit, next_token=next_token
     )
     return EmployeePage(items=[EmployeeOut.of(e) for e in employees], next_token=token)
@@ -138,7 +137,7 @@ def search_employees(
 def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignment:
     admin_caller(router)
     assignment = Assignment(assignment_id=assignment_id, **body.model_dump())
-    store = deps.services().admin
+    store = services_of(router).admin
     checks.unless_unchanged(
         lambda: checks.check_assignment(store, assignment), lambda: store.get_assignment(assignment_id), assignment
     )
@@ -150,7 +149,7 @@ def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignmen
 def put_week(weekend_bill: Annotated[IsoDate, Path()], body: WeekIn) -> Week:
     admin_caller(router)
     week = Week(weekend_bill=weekend_bill, **body.model_dump())
-    services = deps.services()
+    services = services_of(router)
     checks.check_week(services.admin, week, services.settings.week_ending_day)
     services.admin.put_week(week)
     return week

@@ -1,10 +1,11 @@
-"""What every route does first: who is calling, and may they."""
+"""What every route does first: who is calling, and may they; and the services the request was handed."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from timerack_bridge.api import deps
 from timerack_bridge.api.auth import (
     Caller,
     TimerackAccess,
@@ -12,6 +13,18 @@ from timerack_bridge.api.auth import (
     require_admin,
     require_timerack_rep,
 )
+
+if TYPE_CHECKING:
+    from timerack_bridge.api.deps import Services
+
+# The key of the request's services in the resolver's context (api/handler.py puts them there).
+SERVICES = "services"
+
+
+def services_of(router: Router) -> Services:
+    """The services the composition root handed this request, through the resolver's context."""
+    services: Services = router.context[SERVICES]
+    return services
 
 
 def caller(router: Router) -> Caller:
@@ -25,4 +38,4 @@ def admin_caller(router: Router) -> Caller:
 
 
 def timerack_access(router: Router) -> TimerackAccess:
-    return require_timerack_rep(caller(router), deps.services().admin)
+    return require_timerack_rep(caller(router), services_of(router).admin)

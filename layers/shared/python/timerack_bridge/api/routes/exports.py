@@ -12,9 +12,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from timerack_bridge.api import deps
 from timerack_bridge.api.auth import require_visible_client
-from timerack_bridge.api.routes.common import timerack_access
+from timerack_bridge.api.routes.common import services_of, timerack_access
 from timerack_bridge.domain.export_models import ExportRequest, ExportRun
 
 router = Router()
@@ -23,17 +22,17 @@ router = Router()
 @router.post("/v1/exports")
 def post_export(body: Annotated[ExportRequest | None, Body()] = None) -> ExportRun:
     # The export's code (HTTP, S3, the lock) loads on the first export, not at every cold start.
-    from timerack_bridge.adapters.destinations import configured_destination
     from timerack_bridge.logic.export_run import run_export
 
     access = timerack_access(router)
-    store = deps.services().admin
+    services = services_of(router)
+    store = services.admin
     client_key = body.client_key if body else None
     if client_key is not None:
         require_visible_client(access, store, client_key)
-        return run_export(store, configured_destination(), client_key=client_key)
+        return run_export(store, services.export_destination(), client_key=client_key)
     return run_export(
         store,
-        configured_destination(),
+        services.export_destination(),
         include=lambda customer: access.sees(customer.hierarchy_node_id),
     )

@@ -8,12 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from timerack_bridge.api import deps
-from timerack_bridge.api.auth import TimerackAccess, require_visible_client
-from timerack_bridge.api.routes.common import timerack_access
+from timerack_bridge.api.auth import require_visible_client
+from timerack_bridge.api.models.output import BatchSummaryList
+from timerack_bridge.api.routes.common import services_of, timerack_access
+from timerack_bridge.domain.access import TimerackAccess
+from timerack_bridge.domain.batch import BatchResult
 from timerack_bridge.domain.report import render_csv
+from timerack_bridge.domain.types import ClientKey
 from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.models import BatchResult, BatchSummaryList, ClientKey
 
 router = Router()
 
@@ -22,7 +24,7 @@ BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 
 def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
     """A batch the rep sees through the customer it belongs to; 404 otherwise (absent or hidden alike)."""
-    services = deps.services()
+    services = services_of(router)
     batch = services.batches.get_batch(batch_id)
     owner = None
     if batch is not None:
@@ -42,7 +44,7 @@ def list_payroll_history(
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
 ) -> BatchSummaryList:
     """A client's batches (its Primary Customer's, whatever key it had), newest first."""
-    services = deps.services()
+    services = services_of(router)
     access = timerack_access(router)
     customer = require_visible_client(access, services.admin, client_key)
     items, token = services.batches.list_batches(

@@ -7,22 +7,15 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from timerack_bridge.api import deps
 from timerack_bridge.api.auth import require_visible_client
-from timerack_bridge.api.routes.common import admin_caller, caller, timerack_access
-from timerack_bridge.domain.hierarchy import HierarchyTree
-from timerack_bridge.domain.weeks import week_ending_problem
-from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError, UnprocessableError
-from timerack_bridge.logic.admin_checks import node_missing, require_week_ending
-from timerack_bridge.models import (
-    BatchResult,
-    IdText,
-    IsoDate,
-    SendToPayrollIn,
-    SendToPayrollOut,
-    TimecardBatchIn,
-    TimecardList,
-)
+from timerack_bridge.api.models.input import SendToPayrollIn, TimecardBatchIn
+from timerack_bridge.api.models.output import SendToPayrollOut, TimecardList
+from timerack_bridge.api.routes.common import admin_caller, caller, services_of, timerack_access
+from timerack_bridge.domain.batch import BatchResult
+from timerack_bridge.domain.types import IdText, IsoDate
+from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
+from timerack_bridge.logic.admin_checks import require_week_ending
+from timerack_bridge.logic.payroll_lock import lock_week
 
 router = Router()
 
@@ -38,7 +31,7 @@ def post_timecard_batch(
     from timerack_bridge.adapters.dynamodb.idempotency import run_idempotent
     from timerack_bridge.logic.intake import submit_batch
 
-    services = deps.services()
+    services = services_of(router)
     access = timerack_access(router)
     limit = services.settings.max_batch_timecards
     if len(body.timecards) > limit:
@@ -71,7 +64,7 @@ def get_timecards(
     assignment_id: Annotated[IdText, Query(alias="assignmentId", ge=1, le=2**53)],
     weekend_bill: Annotated[IsoDate, Query(alias="weekendBill")],
 ) -> TimecardList:
-    services = deps.services()
+    services = services_of(router)
     access = timerack_access(router)
     assignment = services.admin.get_assignment(assignment_id)
     if assignment is None or not access.sees(assignment.hierarchy_node_id):
@@ -88,26 +81,17 @@ def get_timecards(
 def send_week_to_payroll(weekend_bill: Annotated[IsoDate, Path()], body: SendToPayrollIn) -> SendToPayrollOut:
     """Lock the week's timecards at or below the node: later sends cannot replace them."""
     admin_caller(router)
-    services = deps.services()
-    tree = HierarchyTree.of(services.admin.list_nodes())
-    if body.hierarchy_node_id not in tree.nodes:
-        raise UnprocessableError(node_missing(body.hierarchy_node_id))
-    store = services.timecards
-    # A week on another weekday is refused, unless timecards were stored for it before the check.
-    problem = week_ending_problem(weekend_bill, services.settings.week_ending_day)
-    if problem and next(iter(store.week_unit_headers(weekend_bill)), None) is None:
-        raise UnprocessableError(problem)
-    units = cards = 0
-    for header in store.week_unit_headers(weekend_bill):
-        current: dict[str, Any] | None = header
-        while current is not None and tree.is_at_or_below(current["hierarchy_node_id"], body.hierarchy_node_id):
-            outcome = store.lock_unit(current)
-            if outcome == "locked":
-                units += 1
-                cards += len(current.get("pay_codes", []))
-            if outcome != "changed":
-                break
-            current = store.fresh_header(current)  # a send replaced it meanwhile: lock what is there now
+    services = services_of(router)
+    locked = lock_week(
+        services.admin,
+        services.timecards,
+        weekend_bill,
+        body.hierarchy_node_id,
+        week_ending_day=services.settings.week_ending_day,
+    )
     return SendToPayrollOut(
-        weekend_bill=weekend_bill, hierarchy_node_id=body.hierarchy_node_id, locked_units=units, locked_timecards=cards
+        weekend_bill=weekend_bill,
+        hierarchy_node_id=body.hierarchy_node_id,
+        locked_units=locked.locked_units,
+        locked_timecards=locked.locked_timecards,
     )

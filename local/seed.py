@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from timerack_bridge.api.deps import Services
-from timerack_bridge.domain.pin import ssn_last_four
-from timerack_bridge.domain.weeks import WEEKDAYS
-from timerack_bridge.models import (
+from timerack_bridge.domain.entities import (
     Assignment,
-    AssignmentStatus,
     Customer,
     Employee,
     HierarchyNode,
@@ -17,8 +14,10 @@ from timerack_bridge.models import (
     SecurityGroup,
     ServiceRep,
     Week,
-    WeekStatus,
 )
+from timerack_bridge.domain.pin import ssn_last_four
+from timerack_bridge.domain.types import AssignmentStatus, WeekStatus
+from timerack_bridge.domain.weeks import WEEKDAYS
 
 DEMO_PRINCIPAL = "timerack-portal"
 DEMO_CLIENT_KEY = "ACME-1"

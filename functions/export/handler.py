@@ -1,11 +1,14 @@
 """The export function: the hourly EventBridge schedule, or a direct invoke `{"clientKey": "..."}`.
 
 Thin: read the event, run the export, publish metrics, return the run (camelCase JSON).
+The composition root: the settings are read at init (a missing or malformed variable fails the cold
+start, naming it); the store and the destination are built once, on the first invoke, and handed in.
+Tests hand in their own `ExportAdapters`.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from datetime import UTC, date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -13,14 +16,17 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from timerack_bridge.config import ExportSettings
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.domain.export_models import ExportRequest, ExportRun
 
 # The export's own code, Powertools' parser models and boto3's client load on the first invoke,
-# not at import (docs/benchmarks.md): the cold-start import stays near the bare Powertools floor.
+# not at import (docs/benchmarks.md): init loads Powertools and the settings model only.
 
 logger = Logger(service="timerack-bridge")
 metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE
@@ -29,18 +35,24 @@ tracer = Tracer()
 SCHEDULED_EVENT = "Scheduled Event"
 
 
+settings = ExportSettings.from_env()
+
+
+@dataclass(frozen=True)
+class ExportAdapters:
+    admin_store: AdminStore
+    destination: ExportDestination
+
+
 @lru_cache(maxsize=1)
-def admin_store() -> AdminStore:
+def cold_start_adapters() -> ExportAdapters:
     """Built on the first invoke (never at import), then reused by the warm execution environment."""
     import boto3
 
+    from timerack_bridge.adapters.destinations import destination_for
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
-    from timerack_bridge.config import ConfigurationError
 
-    table_name = os.environ.get("TABLE_NAME")
-    if not table_name:
-        raise ConfigurationError("invalid or missing configuration: TABLE_NAME")
-    return AdminStore(boto3.client("dynamodb"), table_name)
+    return ExportAdapters(AdminStore(boto3.client("dynamodb"), settings.table_name), destination_for(settings))
 
 
 def export_request(event: dict[str, Any]) -> tuple[ExportRequest, date | None]:
@@ -71,14 +83,16 @@ def publish_metrics(run: ExportRun) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from timerack_bridge.adapters.destinations import configured_destination
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: ExportAdapters | None = None
+) -> dict[str, Any]:
     from timerack_bridge.logic.export_run import run_export
 
     request, today = export_request(event)
+    adapters = adapters or cold_start_adapters()
     run = run_export(
-        admin_store(),
-        configured_destination(),
+        adapters.admin_store,
+        adapters.destination,
         client_key=request.client_key,
         today=today,
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,

@@ -14,22 +14,30 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+# The DynamoDB calls that change items: after one of them the kept tables are out of date.
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
 
 class SerializedMotoServer:
     """moto's server on 127.0.0.1, one request at a time (each AWS call atomic, as in AWS)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, region: str = "us-east-1") -> None:
         self.port = port
+        self.region = region
+        # How many DynamoDB writes it has served: the runtime keeps its tables when this moves.
+        self.writes = 0
+        self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
     def start(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
 
         def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            with lock:
+            with self._lock:
+                if environ.get("HTTP_X_AMZ_TARGET", "").endswith(_WRITES):
+                    self.writes += 1
                 return list(app(environ, start_response))
 
         def serve() -> None:
@@ -48,6 +56,31 @@ class SerializedMotoServer:
             self._server.shutdown()
         if self._thread:
             self._thread.join(timeout=10)
+
+    def table_items(self, table_names: list[str]) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+        """Every item of these tables in DynamoDB's JSON, all at one instant (between two AWS calls),
+        and the write count they include."""
+        with self._lock:
+            backend = self._dynamodb()
+            items = {
+                name: [item.to_json()["Attributes"] for item in backend.get_table(name).all_items()]
+                for name in table_names
+            }
+            return self.writes, items
+
+    def put_table_items(self, items: dict[str, list[dict[str, Any]]]) -> None:
+        """Put items back (from `table_items`) into tables that exist, as PutItem would."""
+        with self._lock:
+            backend = self._dynamodb()
+            for name, table_items in items.items():
+                for item in table_items:
+                    backend.put_item(name, item)
+
+    def _dynamodb(self) -> Any:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
 
 
 class SerializedClient:
@@ -146,5 +179,18 @@ def install_fast_transactions() -> None:
                     expression_attribute_values=values,
                 )
 
-    DynamoDBBackend.transact_write_items = transact_write_items
-    DynamoDBBackend._timerack_fast_transactions = True
+    # moto's own method is kept, so the parity test can put it back (uninstall_fast_transactions).
+    # setattr: the backend class is moto's, patched on purpose (mypy would refuse an assignment to a method).
+    setattr(DynamoDBBackend, "_timerack_stock_transactions", DynamoDBBackend.transact_write_items)  # noqa: B010
+    setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010
+    setattr(DynamoDBBackend, "_timerack_fast_transactions", True)  # noqa: B010
+
+
+def uninstall_fast_transactions() -> None:
+    """Put moto's own TransactWriteItems back (tests/integration/test_transaction_parity.py)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_timerack_fast_transactions", False):
+        stock = getattr(DynamoDBBackend, "_timerack_stock_transactions")  # noqa: B009
+        setattr(DynamoDBBackend, "transact_write_items", stock)  # noqa: B010
+        setattr(DynamoDBBackend, "_timerack_fast_transactions", False)  # noqa: B010

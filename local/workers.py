@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from local.stream_poller import StreamPoller
+
+if TYPE_CHECKING:
+    from timerack_bridge.adapters.destinations import ExportDestination
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
 
 log = logging.getLogger("timerack_bridge.local")
 
@@ -36,15 +44,18 @@ class Periodic:
         self._thread.join(timeout=10)
 
 
-def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
+def start_workers(
+    admin: AdminStore,
+    destination: ExportDestination,
+    export_interval: float,
+    dynamodb: Any,
+    mailer: MailerOutbox,
+) -> list[Any]:
     """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds) and the mailer."""
-    from timerack_bridge.adapters.destinations import OutboxDestination, configured_destination, use_destination
     from timerack_bridge.logic.export_run import run_export
 
-    use_destination(OutboxDestination(runtime.outbox_dir))
-
     def scheduled_export() -> None:
-        run = run_export(runtime.services.admin, configured_destination())
+        run = run_export(admin, destination)
         for outcome in run.clients:
             log.info(
                 "export %s: %s (%d employees, %d assignments, %d problems)",
@@ -55,25 +66,31 @@ def start_workers(runtime: Any, dynamodb: Any) -> list[Any]:
                 len(outcome.problems),
             )
 
-    workers: list[Any] = [Periodic("export", runtime.config.export_interval, scheduled_export).start()]
-    workers.extend(_start_mailer(runtime, dynamodb))
-    return workers
+    return [Periodic("export", export_interval, scheduled_export).start(), _start_mailer(admin, dynamodb, mailer)]
 
 
-def _start_mailer(runtime: Any, dynamodb: Any) -> list[Any]:
+@dataclass(frozen=True)
+class MailerOutbox:
+    """What the mailer sends with: the SES stand-in, the sender identity, where each email is also written."""
+
+    ses_client: Any
+    streams_client: Any
+    sender: str
+    email_dir: Path
+
+
+def _start_mailer(admin: AdminStore, dynamodb: Any, mailer: MailerOutbox) -> StreamPoller:
     """The mailer fed from the table's stream, as the stream's event source mapping feeds it in AWS."""
-    from infra.local.runtime import MAIN_TABLE_NAME, SENDER_EMAIL
-    from infra.local.stream_poller import StreamPoller
-    from timerack_bridge.logic.error_file import process_stream_event
+    from timerack_bridge.mail_stream import process_stream_event
 
     def deliver(event: dict[str, Any]) -> dict[str, Any]:
         return process_stream_event(
             event,
-            admin_store=runtime.services.admin,
-            ses_client=runtime.sesv2,
-            sender=SENDER_EMAIL,
-            outbox_dir=runtime.email_dir,
+            admin_store=admin,
+            ses_client=mailer.ses_client,
+            sender=mailer.sender,
+            outbox_dir=mailer.email_dir,
         )
 
-    poller = StreamPoller(dynamodb, runtime.client("dynamodbstreams"), MAIN_TABLE_NAME, deliver, interval=1.0)
-    return [poller.start()]
+    poller = StreamPoller(dynamodb, mailer.streams_client, admin.table_name, deliver, interval=1.0)
+    return poller.start()

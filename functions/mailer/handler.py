@@ -1,0 +1,74 @@
+"""Mailer function: the table's stream (completed batches with errors) in, error-file emails out.
+
+The composition root: the settings are read at init (a missing or malformed variable fails the cold
+start, naming it); the store and the SES client are built once, on the first invoke, and handed in.
+Tests hand in their own `MailerAdapters`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from timerack_bridge.config import MailerSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+
+# The mailer's code (Powertools batch processing, SES, the stores) and boto3's clients load on the
+# first invoke, not at import (docs/benchmarks.md): init loads Powertools and the settings model only.
+
+# Service and metrics namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE (the stack).
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+settings = MailerSettings.from_env()
+
+
+@dataclass(frozen=True)
+class MailerAdapters:
+    settings: MailerSettings
+    admin_store: AdminStore
+    ses_client: Any
+
+
+@lru_cache(maxsize=1)
+def cold_start_adapters() -> MailerAdapters:
+    """The clients, built on the first invocation (never at import) and reused."""
+    import boto3
+
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+
+    return MailerAdapters(
+        settings=settings,
+        admin_store=AdminStore(boto3.client("dynamodb"), settings.table_name),
+        ses_client=boto3.client("sesv2"),
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: MailerAdapters | None = None
+) -> dict[str, Any]:
+    from timerack_bridge.mail_stream import process_stream_event
+
+    adapters = adapters or cold_start_adapters()
+    return process_stream_event(
+        event,
+        admin_store=adapters.admin_store,
+        ses_client=adapters.ses_client,
+        sender=adapters.settings.sender_email,
+        outbox_dir=adapters.settings.email_outbox_dir,
+        configuration_set=adapters.settings.ses_configuration_set,
+        metrics=metrics,
+        context=context,
+    )

@@ -1,0 +1,1 @@
+"""The API's own shapes: request bodies (input) and replies (output)."""

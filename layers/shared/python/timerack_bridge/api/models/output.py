@@ -1,0 +1,77 @@
+"""The API's replies that are not stored records (those are in domain/)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from timerack_bridge.domain.batch import BatchResult, BatchSummary
+from timerack_bridge.domain.entities import Employee, Timecard
+from timerack_bridge.domain.types import CamelModel
+
+
+class EmployeeOut(CamelModel):
+    """What the API shows of an employee: no SSN, no PIN."""
+
+    employee_id: int
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    hierarchy_node_id: str
+    has_ssn: bool
+    has_pin_override: bool
+
+    @classmethod
+    def of(cls, employee: Employee) -> EmployeeOut:
+        return cls(
+            employee_id=employee.employee_id,
+            first_name=employee.first_name,
+            last_name=employee.last_name,
+            birth_date=employee.birth_date,
+            hierarchy_node_id=employee.hierarchy_node_id,
+            has_ssn=bool(employee.ssn_last4),
+            has_pin_override=employee.has_pin_override,
+        )
+
+
+class EmployeePage(CamelModel):
+    items: list[EmployeeOut]
+    next_token: str | None = None
+
+
+class SendToPayrollOut(CamelModel):
+    weekend_bill: date
+    hierarchy_node_id: str
+    locked_units: int
+    locked_timecards: int
+
+
+class TimecardList(CamelModel):
+    items: list[Timecard]
+
+
+class BatchSummaryList(CamelModel):
+    items: list[BatchSummary]
+    next_token: str | None = None
+
+
+class RowErrorOut(CamelModel):
+    row: int
+    message: str
+
+
+class TimecardImportOut(CamelModel):
+    file_name: str
+    parent_customer_id: int
+    weekend_bill: date
+    rows: int
+    row_errors: list[RowErrorOut] = Field(default_factory=list)
+    imported: bool
+    batch: BatchResult | None = None
+
+
+class Health(CamelModel):
+    status: Literal["ok"] = "ok"
+    version: str

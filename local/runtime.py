@@ -1,0 +1,125 @@
+"""The local runtime: the whole product on one machine, on 127.0.0.1 only, with no AWS account.
+
+moto's server stands in for AWS (DynamoDB with its stream, SES); the tables come from the same
+definitions the CDK stack uses, and are kept in the state directory across runs. HTTP requests
+become the API Gateway proxy events Lambda gets and go to the same handler, in a pool of API
+instances; the export runs on its schedule and the mailer is fed from the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.composition import api_services, stand_in_client
+from local.config import (
+    IDEMPOTENCY_TABLE_NAME,
+    MAIN_TABLE_NAME,
+    SENDER_EMAIL,
+    RuntimeConfig,
+    RuntimeInfo,
+    free_port,
+)
+from local.gateway import Gateway, serve
+from local.instances import ApiInstance, InstancePool
+from local.kept_tables import KeptTables
+from local.moto_stand_in import SerializedMotoServer, install_fast_transactions
+from local.tokens import signing_key
+from local.workers import MailerOutbox, start_workers
+from timerack_bridge.adapters.dynamodb import tables
+
+__all__ = ["LocalRuntime", "RuntimeConfig", "free_port"]
+
+log = logging.getLogger("timerack_bridge.local")
+
+
+@dataclass
+class LocalRuntime:
+    config: RuntimeConfig
+    seeded: dict[str, object] = field(default_factory=dict)
+    # How many items the kept tables gave back at start (0: an empty state, seeded with the demo data).
+    kept_items: int = 0
+    _workers: list[Any] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.config.state_dir / "timerack-outbox"
+
+    @property
+    def email_dir(self) -> Path:
+        return self.config.state_dir / "email-outbox"
+
+    @property
+    def tables_file(self) -> Path:
+        return self.config.state_dir / "tables.json"
+
+    def start(self) -> None:
+        for directory in (self.config.state_dir, self.outbox_dir, self.email_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.key = signing_key(self.config.state_dir)
+        self._start_stand_in()
+        self._fill_tables()
+        outbox_dir = self.outbox_dir.resolve()
+        self.instances = InstancePool(self.config.instances, lambda: ApiInstance(self.moto_url, outbox_dir))
+        self._start_workers()
+        self.http = serve(Gateway(self.key, self.instances), self.config.port, self.services.settings.max_body_bytes)
+        # Lets the CLI find this runtime: its API, and its stand-in for `timerack-bridge export`'s progress bar.
+        RuntimeInfo(self.url, self.moto_url, MAIN_TABLE_NAME, str(outbox_dir)).write(self.config.state_dir)
+
+    def stop(self) -> None:
+        """Stop taking requests, let the background work end, keep the tables, then stop the stand-in."""
+        RuntimeInfo.path(self.config.state_dir).unlink(missing_ok=True)
+        if hasattr(self, "http"):
+            self.http.shutdown()
+            self.http.server_close()
+        if hasattr(self, "instances"):
+            self.instances.stop()
+        for worker in reversed(self._workers):
+            worker.stop()  # the kept tables were started first: they are written last
+        if hasattr(self, "moto"):
+            self.moto.stop()
+
+    def _start_stand_in(self) -> None:
+        install_fast_transactions()
+        moto_port = self.config.moto_port or free_port()
+        self.moto = SerializedMotoServer(moto_port)
+        self.moto.start()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.dynamodb = stand_in_client("dynamodb", self.moto_url)
+        tables.create_tables(self.dynamodb, MAIN_TABLE_NAME, IDEMPOTENCY_TABLE_NAME)
+        self.sesv2 = stand_in_client("sesv2", self.moto_url)
+        self.sesv2.create_email_identity(EmailIdentity=SENDER_EMAIL)
+
+    def _fill_tables(self) -> None:
+        """The kept tables (none with --fresh); the demo data only into an empty state."""
+        kept = KeptTables(
+            self.moto, self.tables_file, [MAIN_TABLE_NAME, IDEMPOTENCY_TABLE_NAME], self.config.keep_interval
+        )
+        if self.config.fresh:
+            self.tables_file.unlink(missing_ok=True)
+        self.kept_items = kept.load()
+        self.services = api_services(self.moto_url, self.outbox_dir.resolve())
+        if self.config.seed and not self.kept_items:
+            from local.seed import seed_demo
+
+            self.seeded = seed_demo(self.services)
+        kept.save()  # the state as it starts, seeded or not
+        self._workers.append(kept.start())
+
+    def _start_workers(self) -> None:
+        mailer = MailerOutbox(
+            ses_client=self.sesv2,
+            streams_client=stand_in_client("dynamodbstreams", self.moto_url),
+            sender=SENDER_EMAIL,
+            email_dir=self.email_dir,
+        )
+        destination = self.services.export_destination()
+        self._workers.extend(
+            start_workers(self.services.admin, destination, self.config.export_interval, self.dynamodb, mailer)
+        )

@@ -1,0 +1,40 @@
+"""The environment the stack gives each function is what that function's settings model reads, and passes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+# Read by Powertools itself, not by a settings model.
+POWERTOOLS = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+}
+
+
+def _plain(value: Any) -> str:
+    # A CloudFormation reference (a table name, a secret ARN) stands for a non-empty string.
+    return value if isinstance(value, str) else "resolved-at-deploy"
+
+
+def test_each_function_is_given_only_variables_its_settings_read_and_they_pass(
+    synthesized: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timerack_bridge.config import FUNCTION_SETTINGS
+
+    for stack in synthesized.templates:
+        for resource in synthesized.resources(stack, "AWS::Lambda::Function").values():
+            variables = resource["Properties"]["Environment"]["Variables"]
+            function = variables["POWERTOOLS_SERVICE_NAME"].removeprefix("timerack-")
+            model = FUNCTION_SETTINGS[function]
+            assert set(variables) - POWERTOOLS <= set(model.variables()), (stack, function)
+            for name in model.variables():
+                monkeypatch.delenv(name, raising=False)
+            for name, value in variables.items():
+                monkeypatch.setenv(name, _plain(value))
+            model.from_env()  # a ConfigurationError here would fail the deployed function's init
