@@ -4,8 +4,8 @@
 fresh state directory, the export on a long interval); the benchmark adds assignments through the
 admin API, warms each client up with one post, then each client posts its own assignments' batch
 (every one a replacement after the first) a bounded number of times over a keep-alive connection.
-The runtime serves one request at a time, as one Lambda instance would, and its moto server one
-AWS call at a time: concurrency shows up as queueing, not as throughput.
+The runtime serves requests on up to TIMERACK_INSTANCES API processes, as several Lambda instances
+would, while its moto server makes one AWS call at a time: concurrency shows up mostly as queueing.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from local.config import LOG_FORMAT, LocalError, RuntimeConfig, RuntimeInfo, state_dir
 
+LOCAL_ADMIN = "agency-admin"  # the principal of the local runtime's admin token
+
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime
 
@@ -60,7 +62,7 @@ def _banner(runtime: LocalRuntime) -> str:
             f"  Timerack token ({principal}):",
             f"    {issue_token(runtime.key, principal)}",
             "  Admin token:",
-            f"    {issue_token(runtime.key, 'agency-admin', admin=True)}",
+            f"    {issue_token(runtime.key, LOCAL_ADMIN, admin=True)}",
             "  More tokens:      .venv/bin/timerack-bridge token --principal P [--admin]",
         ]
     )
@@ -81,15 +83,21 @@ def cmd_export(args: argparse.Namespace) -> int:
         from local.export_now import export_on_stand_in
 
         return export_on_stand_in(running, args.client)
-    return export_through_api(ApiClient.for_caller(args.api_url, args.token, args.principal), args.client)
+    client = ApiClient.for_caller(args.api_url, args.token, _principal(args), admin=args.admin)
+    return export_through_api(client, args.client)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from local.remote import ApiClient, import_feed, read_feed
 
     read_feed(args.file)  # a missing file fails before the API is looked for
-    client = ApiClient.for_caller(args.api_url, args.token, args.principal)
+    client = ApiClient.for_caller(args.api_url, args.token, _principal(args), admin=args.admin)
     return import_feed(client, args.file, args.parent_customer, args.weekend_bill, args.dry_run)
+
+
+def _principal(args: argparse.Namespace) -> str:
+    """The caller of a locally signed token: --principal, else the demo admin (--admin) or Timerack's portal."""
+    return str(args.principal or (LOCAL_ADMIN if args.admin else "timerack-portal"))
 
 
 def _remote_options(parser: argparse.ArgumentParser) -> None:
@@ -101,9 +109,14 @@ def _remote_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default=os.environ.get("TIMERACK_TOKEN"),
-        help="bearer token (default: one for --principal signed by the local runtime)",
+        help="bearer token, e.g. a TempWorks admin's (default: one for --principal signed by the local runtime)",
     )
-    parser.add_argument("--principal", default="timerack-portal")
+    parser.add_argument("--principal", help="the caller of the local token (default: timerack-portal)")
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help=f"act as a TempWorks admin: the local token carries the timerack/admin scope (principal {LOCAL_ADMIN})",
+    )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -21,10 +21,10 @@ class ApiClient:
     timeout: float = 300.0
 
     @classmethod
-    def for_caller(cls, api_url: str | None, token: str | None, principal: str) -> ApiClient:
-        """The API named (else the running local runtime), as `token` (else one the local runtime signs);
-        LocalError at once when it does not answer its health check."""
-        client = cls(base_url=local_api_url(api_url), token=token or _local_token(principal))
+    def for_caller(cls, api_url: str | None, token: str | None, principal: str, *, admin: bool = False) -> ApiClient:
+        """The API named (else the running local runtime), as `token` (else one the local runtime signs,
+        with the admin scope for `admin`); LocalError at once when it does not answer its health check."""
+        client = cls(base_url=local_api_url(api_url), token=token or _local_token(principal, admin=admin))
         client.call("GET", "/v1/health")
         return client
 
@@ -61,7 +61,7 @@ def _json_or_text(payload: bytes) -> Any:
         return {"message": payload.decode(errors="replace")[:500]}
 
 
-def _local_token(principal: str) -> str:
+def _local_token(principal: str, *, admin: bool = False) -> str:
     """A token signed with the local runtime's key; the key is never made here (only a runtime makes it)."""
     from local.tokens import signing_key
 
@@ -71,7 +71,7 @@ def _local_token(principal: str) -> str:
             f"no local runtime has run with its state in {directory} (no signing-key there): "
             "start one with `make run`, set TIMERACK_STATE_DIR, or pass --token"
         )
-    return issue_token(signing_key(directory), principal)
+    return issue_token(signing_key(directory), principal, admin=admin)
 
 
 def read_feed(path: Path) -> str:

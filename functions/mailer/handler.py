@@ -8,7 +8,7 @@ Tests hand in their own `MailerAdapters`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.logic.error_file import ErrorFileMailer
 
 # The mailer's code (Powertools batch processing, SES, the stores) and boto3's clients load on the
 # first invoke, not at import (docs/benchmarks.md): init loads Powertools and the settings model only.
@@ -37,6 +38,20 @@ class MailerAdapters:
     settings: MailerSettings
     admin_store: AdminStore
     ses_client: Any
+
+    @cached_property
+    def mailer(self) -> ErrorFileMailer:
+        """Built once per cold start, with the adapters above."""
+        from timerack_bridge.mail_stream import error_file_mailer
+
+        return error_file_mailer(
+            admin_store=self.admin_store,
+            ses_client=self.ses_client,
+            sender=self.settings.sender_email,
+            outbox_dir=self.settings.email_outbox_dir,
+            configuration_set=self.settings.ses_configuration_set,
+            metrics=metrics,
+        )
 
 
 @lru_cache(maxsize=1)
@@ -59,16 +74,6 @@ def cold_start_adapters() -> MailerAdapters:
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: MailerAdapters | None = None
 ) -> dict[str, Any]:
-    from timerack_bridge.mail_stream import process_stream_event
+    from timerack_bridge.mail_stream import mail_error_files
 
-    adapters = adapters or cold_start_adapters()
-    return process_stream_event(
-        event,
-        admin_store=adapters.admin_store,
-        ses_client=adapters.ses_client,
-        sender=adapters.settings.sender_email,
-        outbox_dir=adapters.settings.email_outbox_dir,
-        configuration_set=adapters.settings.ses_configuration_set,
-        metrics=metrics,
-        context=context,
-    )
+    return mail_error_files(event, (adapters or cold_start_adapters()).mailer, context)

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.stack import constants
+import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
 from infra.stack.export import ExportJob

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -15,6 +16,17 @@ from infra.stack.constants import TENANTS_FILE
 # Log retentions CloudWatch accepts that make sense for payroll (days).
 LOG_RETENTION_CHOICES = (30, 60, 90, 180, 365, 400, 545, 731, 1827, 2557)
 _COGNITO_RESERVED = ("aws", "amazon", "cognito")
+# Cognito's limit on callback (and logout) URLs of one app client.
+_MAX_PORTAL_URLS = 100
+
+
+def _require_redirect_url(url: str) -> None:
+    """An OAuth redirect URL Cognito accepts and a browser cannot be tricked with: https, a host, no fragment."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url) or len(url) > 1024:
+        raise ValueError(f"portal URL {url!r} must be an https URL with a host")
+    if parts.fragment or "#" in url:
+        raise ValueError(f"portal URL {url!r} may not carry a fragment (#...)")
 
 
 class TenantConfigError(ValueError):
@@ -42,6 +54,10 @@ class TenantConfig(BaseModel):
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
     cognito_domain_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
     termination_protection: bool = True
+    # Where Cognito's managed login sends a TempWorks user back to the portal (code grant with PKCE).
+    # Absent: the tenant has no portal yet, and the stack makes no portal app client.
+    portal_callback_urls: tuple[str, ...] = ()
+    portal_logout_urls: tuple[str, ...] = ()
 
     @field_validator("pay_codes")
     @classmethod
@@ -59,6 +75,30 @@ class TenantConfig(BaseModel):
         if value not in LOG_RETENTION_CHOICES:
             raise ValueError(f"log retention must be one of {LOG_RETENTION_CHOICES}")
         return value
+
+    @field_validator("portal_callback_urls", "portal_logout_urls")
+    @classmethod
+    def _portal_urls_https(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            _require_redirect_url(url)
+        if len(set(value)) != len(value):
+            raise ValueError("portal URLs must be unique")
+        if len(value) > _MAX_PORTAL_URLS:
+            raise ValueError(f"at most {_MAX_PORTAL_URLS} portal URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _portal_callbacks_when_logouts(self) -> TenantConfig:
+        if "portal_callback_urls" in self.model_fields_set and not self.portal_callback_urls:
+            raise ValueError("portalCallbackUrls, when present, needs at least one URL")
+        if self.portal_logout_urls and not self.portal_callback_urls:
+            raise ValueError("portalLogoutUrls needs portalCallbackUrls: the logout URLs belong to the portal")
+        return self
+
+    @property
+    def has_portal(self) -> bool:
+        """Whether the tenant's users sign in through a portal (Cognito's managed login)."""
+        return bool(self.portal_callback_urls)
 
     @model_validator(mode="after")
     def _domain_prefix_allowed(self) -> TenantConfig:

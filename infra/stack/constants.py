@@ -67,6 +67,8 @@ RESOURCE_SERVER_ID = "timerack"
 SCOPE_TIMECARDS_WRITE = "timecards.write"
 SCOPE_ADMIN = "admin"
 ACCESS_TOKEN_VALIDITY = Duration.hours(1)
+# A portal user signs in once a working day: the refresh token then renews the hourly access token.
+PORTAL_SESSION_VALIDITY = Duration.hours(12)
 WAF_RATE_LIMIT_PER_5_MIN = 10_000
 
 # Dead-letter and failure queues keep messages for the maximum SQS retention.

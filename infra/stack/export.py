@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.stack import constants
+import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers

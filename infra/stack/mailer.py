@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from infra.stack import constants
+import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers

@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.stack import constants
+import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 
 

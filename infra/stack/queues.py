@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.stack import constants
+import infra.stack.constants as constants
 from infra.stack.nag import acknowledge
 
 

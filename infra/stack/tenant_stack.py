@@ -87,6 +87,7 @@ class TimerackBridgeStack(Stack):
             ),
             "SenderEmail": (tenant.sender_email, "SES identity the error files are sent from (verify it)"),
         }
+        outputs.update(identity.portal_outputs)
         if export.bucket is not None:
             outputs["ExportBucketName"] = (export.bucket.bucket_name, "S3 bucket the export drops files into")
         for output_id, (value, description) in outputs.items():

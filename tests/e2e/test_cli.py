@@ -48,6 +48,18 @@ def test_import_finds_the_running_runtime(local_stack: LocalStack, tmp_path: Pat
     assert json.loads(result.stdout)["rows"] == 1 and "Traceback" not in result.stderr
 
 
+def test_an_admin_imports_with_the_cli(local_stack: LocalStack, tmp_path: Path) -> None:
+    """`--admin`: a TempWorks admin's token (no service rep behind it) runs the same import."""
+    path, weekend_bill = feed(tmp_path)
+    args = ("import", str(path), "--parent-customer", "300", "--weekend-bill", weekend_bill, "--dry-run")
+    result = local_stack.cli(*args, "--admin")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == 1
+    # A caller who is neither a rep nor an admin is refused
+    refused = local_stack.cli(*args, "--principal", "nobody")
+    assert refused.returncode == 1 and "403" in refused.stderr
+
+
 def test_export_finds_the_running_runtime(local_stack: LocalStack) -> None:
     result = local_stack.cli("export", "--client", "ACME-1")
     assert result.returncode == 0, result.stderr

@@ -75,8 +75,14 @@ def test_requests_are_validated_and_malformed_ones_answer_422(synthesized):
         paths = _method_paths(synthesized, stack)
         batch = next(m for i, m in methods.items() if paths[i] == "POST /v1/timecard-batches")
         assert "application/json" in batch["Properties"]["RequestModels"]
+        timecards = next(m for i, m in methods.items() if paths[i] == "GET /v1/timecards")
+        assert timecards["Properties"]["RequestParameters"] == {
+            "method.request.querystring.assignmentId": True,
+            "method.request.querystring.weekendBill": True,
+        }
+        # clientKey is optional for an admin (every client's batches), so API Gateway requires none here
         history = next(m for i, m in methods.items() if paths[i] == "GET /v1/payroll-history")
-        assert history["Properties"]["RequestParameters"] == {"method.request.querystring.clientKey": True}
+        assert not history["Properties"].get("RequestParameters")
 
 
 def test_the_stage_logs_throttles_and_traces(synthesized):
@@ -110,7 +116,12 @@ def test_timerack_gets_a_client_credentials_app_client_with_the_timecards_scope(
             "AWS::Cognito::UserPoolResourceServer",
             {"Identifier": "timerack", "Scopes": [{"ScopeName": "timecards.write"}, {"ScopeName": "admin"}]},
         )
-        clients = synthesized.resources(stack, "AWS::Cognito::UserPoolClient")
+        # The portal's code-grant client is tested in test_user_sign_in.py; here the two machine clients
+        clients = {
+            logical_id: client
+            for logical_id, client in synthesized.resources(stack, "AWS::Cognito::UserPoolClient").items()
+            if "PortalClient" not in logical_id
+        }
         assert len(clients) == 2
         for client in clients.values():
             assert client["Properties"]["AllowedOAuthFlows"] == ["client_credentials"]

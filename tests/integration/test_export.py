@@ -509,11 +509,17 @@ def test_https_waits_as_retry_after_asks_up_to_its_cap_and_follows_no_redirect()
 
 
 def test_https_refuses_plain_http_to_a_remote_host() -> None:
-    from timerack_bridge.config import ConfigurationError
+    from timerack_bridge.config import ConfigurationError, ExportSettings
 
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ValueError, match="https"):
         HttpsDestination("http://timerack.example.com/import", "t")
     HttpsDestination("https://timerack.example.com/import", "t")
+    # ... and the function refuses it at its cold start, naming the variable
+    environment = {"TABLE_NAME": "main", "EXPORT_DESTINATION": "https", "TIMERACK_API_TOKEN_SECRET_ARN": "arn:x"}
+    with pytest.raises(ConfigurationError, match="TIMERACK_API_URL"):
+        ExportSettings.from_env({**environment, "TIMERACK_API_URL": "http://timerack.example.com/import"})
+    for accepted in ("https://timerack.example.com/import", "http://127.0.0.1:8080/import"):
+        assert ExportSettings.from_env({**environment, "TIMERACK_API_URL": accepted}).timerack_api_url == accepted
 
 
 # ------------------------------------------------------------------ S3 and the outbox

@@ -63,7 +63,10 @@ class DestinationSettings(_FromEnvironment):
     """Where an export goes; what the chosen destination needs is required."""
 
     export_destination: DestinationName
-    timerack_api_url: str | None = None
+    # https only (plain http only to a loopback host): a token is never sent in the clear.
+    timerack_api_url: str | None = Field(
+        default=None, pattern=r"^(https://[^/\s]+|http://(localhost|127\.[0-9.]+|\[::1\])(:[0-9]+)?)(/\S*)?$"
+    )
     timerack_api_token_secret_arn: str | None = None
     export_bucket: str | None = None
     export_outbox_dir: str | None = None

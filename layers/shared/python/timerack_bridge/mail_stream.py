@@ -17,12 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from timerack_bridge.adapters.dynamodb.admin import AdminStore
 from timerack_bridge.adapters.dynamodb.batch_stream import error_file_batch
 from timerack_bridge.adapters.dynamodb.mail_marker import MailMarkerStore
-from timerack_bridge.adapters.ses import SesEmailSender
+from timerack_bridge.adapters.ses import OutboxCopy, SesEmailSender
 from timerack_bridge.logic.error_file import ErrorFileMailer
 
 
-def process_stream_event(
-    event: dict[str, Any],
+def error_file_mailer(
     *,
     admin_store: AdminStore,
     ses_client: Any,
@@ -31,21 +30,26 @@ def process_stream_event(
     configuration_set: str | None = None,
     marker_store: MailMarkerStore | None = None,
     metrics: Metrics | None = None,
-    context: LambdaContext | None = None,
+) -> ErrorFileMailer:
+    """The mailer on its adapters; the marker store defaults to the admin store's table (beside its batch)."""
+    ses = SesEmailSender(ses_client, configuration_set=configuration_set)
+    sender_to_use: SesEmailSender | OutboxCopy = ses if outbox_dir is None else OutboxCopy(ses, outbox_dir)
+    return ErrorFileMailer(
+        customers=admin_store,
+        markers=marker_store or MailMarkerStore(admin_store.client, admin_store.table_name),
+        sender=sender_to_use,
+        sender_address=sender,
+        metrics=metrics,
+    )
+
+
+def mail_error_files(
+    event: dict[str, Any], mailer: ErrorFileMailer, context: LambdaContext | None = None
 ) -> dict[str, Any]:
     """Mail the error file of every completed batch with errors in a DynamoDB stream event.
 
     Returns the partial batch response `{"batchItemFailures": [{"itemIdentifier": sequenceNumber}]}`.
-    The marker store defaults to the admin store's table (the marker sits beside its batch).
     """
-    mailer = ErrorFileMailer(
-        customers=admin_store,
-        markers=marker_store or MailMarkerStore(admin_store.client, admin_store.table_name),
-        sender=SesEmailSender(ses_client, configuration_set=configuration_set),
-        sender_address=sender,
-        outbox_dir=outbox_dir,
-        metrics=metrics,
-    )
 
     def handle_record(record: DynamoDBRecord) -> str:
         return mailer.handle(error_file_batch(record.raw_event))
@@ -53,3 +57,13 @@ def process_stream_event(
     # Every record is reported on its own, even when all fail: the stream retries from the failures.
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     return dict(process_partial_response(event, handle_record, processor, context))
+
+
+def process_stream_event(
+    event: dict[str, Any],
+    *,
+    context: LambdaContext | None = None,
+    **adapters: Any,
+) -> dict[str, Any]:
+    """One stream event on a mailer built for it (the local runtime, tests); the function builds one per cold start."""
+    return mail_error_files(event, error_file_mailer(**adapters), context)

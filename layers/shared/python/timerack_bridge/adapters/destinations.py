@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +22,6 @@ from urllib3 import BaseHTTPResponse, PoolManager, Retry, Timeout
 from urllib3.exceptions import HTTPError, MaxRetryError
 
 from timerack_bridge import __version__
-from timerack_bridge.config import ConfigurationError, DestinationSettings
 from timerack_bridge.domain.export_models import ExportPayload
 from timerack_bridge.domain.export_payload import import_template_csv
 from timerack_bridge.logic.ports import DestinationError
@@ -119,7 +118,7 @@ class HttpsDestination(ExportDestination):
         if not parts.hostname or not (
             parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
         ):
-            raise ConfigurationError("TIMERACK_API_URL must be an https:// URL (http only for a loopback host)")
+            raise ValueError("the Timerack URL must be an https:// URL (http only for a loopback host)")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.url = url
@@ -271,7 +270,28 @@ def _secret_reader(secret_arn: str) -> Callable[[], str]:
     return read
 
 
-def destination_for(settings: DestinationSettings, *, s3_client: Any | None = None) -> ExportDestination:
+class DestinationConfig(Protocol):
+    """What a destination is built from: the export part of a function's settings."""
+
+    @property
+    def export_destination(self) -> str: ...
+    @property
+    def timerack_api_url(self) -> str | None: ...
+    @property
+    def timerack_api_token_secret_arn(self) -> str | None: ...
+    @property
+    def export_bucket(self) -> str | None: ...
+    @property
+    def export_outbox_dir(self) -> str | None: ...
+    @property
+    def timerack_connect_timeout(self) -> float: ...
+    @property
+    def timerack_read_timeout(self) -> float: ...
+    @property
+    def timerack_max_attempts(self) -> int: ...
+
+
+def destination_for(settings: DestinationConfig, *, s3_client: Any | None = None) -> ExportDestination:
     """The destination EXPORT_DESTINATION names, built from the function's settings (the composition root)."""
     if settings.export_destination == "https":
         assert settings.timerack_api_url and settings.timerack_api_token_secret_arn

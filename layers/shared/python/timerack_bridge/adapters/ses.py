@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,3 +41,21 @@ class SesEmailSender:
         except BotocoreConnectionError as error:
             raise EmailSendError(batch_id, type(error).__name__) from error
         return str(response["MessageId"])
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class OutboxCopy:
+    """A sender that also writes every message it sent to a folder as {id}.eml (the local runtime's outbox)."""
+
+    def __init__(self, sender: SesEmailSender, directory: Path) -> None:
+        self.sender = sender
+        self.directory = directory
+
+    def send(self, message: EmailMessage, *, batch_id: str, sender: str, recipients: Sequence[str]) -> str:
+        message_id = self.sender.send(message, batch_id=batch_id, sender=sender, recipients=recipients)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = _UNSAFE_FILENAME.sub("_", message_id or batch_id)
+        (self.directory / f"{name}.eml").write_bytes(raw_bytes(message))
+        return message_id

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from timerack_bridge import __version__
 from timerack_bridge.api.models.output import Health
-from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, timecards
+from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, proofing, timecards
 from timerack_bridge.exceptions import BridgeError
 
 logger = Logger(service="timerack-bridge")
@@ -157,7 +157,7 @@ def handle_model_error(error: ValidationError) -> Response:
     return malformed(error.errors(include_url=False, include_context=False))
 
 
-ROUTERS = (admin, timecards, history, payroll_email, exports, imports)
+ROUTERS = (admin, timecards, proofing, history, payroll_email, exports, imports)
 
 
 def health() -> Health:

@@ -39,7 +39,7 @@ def caller_from_event(raw_event: dict[str, Any]) -> Caller:
 
 
 def require_admin(caller: Caller) -> None:
-    if ADMIN_SCOPE not in caller.scopes:
+    if not is_admin(caller):
         raise ForbiddenError(f"this route needs the {ADMIN_SCOPE} scope")
 
 
@@ -55,6 +55,17 @@ def require_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:
             "with the Timerack permission at or above their hierarchy level"
         )
     return TimerackAccess(rep=rep, tree=tree)
+
+
+def is_admin(caller: Caller) -> bool:
+    return ADMIN_SCOPE in caller.scopes
+
+
+def require_admin_or_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:
+    """A TempWorks admin (scope timerack/admin, no rep needed) sees every client; anyone else must be a rep."""
+    if is_admin(caller):
+        return TimerackAccess.for_admin(HierarchyTree.of(admin_store.list_nodes()))
+    return require_timerack_rep(caller, admin_store)
 
 
 def client_not_found(client_key: str) -> NotFoundError:

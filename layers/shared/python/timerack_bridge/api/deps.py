@@ -14,6 +14,7 @@ from timerack_bridge.config import ApiSettings
 if TYPE_CHECKING:
     from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.idempotency import IdempotentSends
     from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
     from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
 
@@ -52,6 +53,16 @@ class Services:
         from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
 
         return TimecardStore(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def idempotency(self) -> IdempotentSends:
+        # Loaded by the first batch with a key, not at cold start (Powertools' JMESPath stack).
+        from timerack_bridge.adapters.dynamodb.idempotency import IdempotentSends
+
+        settings = self.settings
+        return IdempotentSends(
+            self.dynamodb, settings.idempotency_table_name, ttl_seconds=settings.idempotency_ttl_seconds
+        )
 
     def export_destination(self) -> ExportDestination:
         if self.destination is None:

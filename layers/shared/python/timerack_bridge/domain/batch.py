@@ -3,6 +3,7 @@ gives back (one result per assignment, kept as Payroll History)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -86,3 +87,11 @@ class BatchSummary(CamelModel):
     counts: BatchCounts | None = None
     source: str
     status: str
+
+
+@dataclass(frozen=True)
+class SubmittedRange:
+    """Payroll History's submitted-at filter: both ends included, None open on that side (aware datetimes)."""
+
+    start: datetime | None = None
+    end: datetime | None = None

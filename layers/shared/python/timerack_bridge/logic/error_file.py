@@ -6,17 +6,14 @@ send whose outcome is unknown, never mails a second time.
 
 from __future__ import annotations
 
-import re
 from email.message import EmailMessage
-from pathlib import Path
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
 from timerack_bridge.domain.batch import BatchResult
 from timerack_bridge.domain.entities import Customer, PayrollEmail
-from timerack_bridge.domain.error_mail import build_error_file_message, raw_bytes, reason_not_to_mail
+from timerack_bridge.domain.error_mail import build_error_file_message, reason_not_to_mail
 from timerack_bridge.logic.ports import (
     EmailSender,
     EmailSendError,
@@ -29,8 +26,6 @@ from timerack_bridge.logic.ports import (
 # A child of the handler's Logger (same service, from POWERTOOLS_SERVICE_NAME): the invocation's keys apply.
 logger = Logger(child=True)
 
-_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-
 
 class ErrorFileMailer:
     """One stored batch in, at most one email out."""
@@ -42,14 +37,12 @@ class ErrorFileMailer:
         markers: MailMarkers,
         sender: EmailSender,
         sender_address: str,
-        outbox_dir: Path | None,
         metrics: Metrics | None,
     ) -> None:
         self.customers = customers
         self.markers = markers
         self.sender = sender
         self.sender_address = sender_address
-        self.outbox_dir = outbox_dir
         self.metrics = metrics
 
     def handle(self, stored: StoredBatch | None) -> str:
@@ -76,8 +69,6 @@ class ErrorFileMailer:
             return self._already_claimed(claim, batch)
         message_id = self._send(claim, message, batch, settings)
         self._mark_sent(claim, message_id, batch, settings)
-        if self.outbox_dir is not None:
-            _write_outbox(self.outbox_dir, message_id or batch.batch_id, raw_bytes(message))
         logger.info(
             "error file sent",
             extra={
@@ -117,13 +108,11 @@ class ErrorFileMailer:
             raise
 
     def _mark_sent(self, claim: MailClaim, message_id: str, batch: BatchResult, settings: PayrollEmail) -> None:
-        try:
-            self.markers.mark_sent(claim, message_id=message_id, recipients=len(settings.recipients))
-        except ClientError as error:
+        failure = self.markers.mark_sent(claim, message_id=message_id, recipients=len(settings.recipients))
+        if failure is not None:
             # The email is out; the claim stays "sending", which already blocks a second one.
             logger.warning(
-                "error file sent but its marker not updated",
-                extra={"batch_id": batch.batch_id, "error": error.response.get("Error", {}).get("Code")},
+                "error file sent but its marker not updated", extra={"batch_id": batch.batch_id, "error": failure}
             )
 
     def _customer_of(self, batch: BatchResult) -> Customer | None:
@@ -141,8 +130,3 @@ class ErrorFileMailer:
     def _count(self, name: str) -> None:
         if self.metrics is not None:
             self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
-def _write_outbox(directory: Path, name: str, raw: bytes) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{_UNSAFE_FILENAME.sub('_', name)}.eml").write_bytes(raw)

@@ -23,6 +23,7 @@ from timerack_bridge.domain.entities import (
     Timecard,
 )
 from timerack_bridge.domain.export_models import ExportPayload
+from timerack_bridge.domain.proofing import WeekUnit
 from timerack_bridge.domain.replacement import UnitState
 from timerack_bridge.domain.weeks import NodeWeeks
 
@@ -153,6 +154,25 @@ class WeekUnits(Protocol):
     def unit_header(self, assignment_id: int, weekend_bill: date) -> dict[str, Any] | None: ...
 
 
+# ---------------------------------------------------------------- proofing a week
+
+
+class ProofingAdminData(NodeReader, Protocol):
+    """The admin data proofing reads: the tree, a client's customers, and names in bulk."""
+
+    def get_customer_by_client_key(self, client_key: str) -> Customer | None: ...
+    def customer_tree_ids(self, customer_id: int) -> set[int]: ...
+    def batch_get_employees(self, employee_ids: Sequence[int]) -> dict[int, Employee]: ...
+    def batch_get_customers(self, customer_ids: Sequence[int]) -> dict[int, Customer]: ...
+
+
+class WeekTimecards(Protocol):
+    """A week's units in index order, each with the token that resumes after it; their current timecards."""
+
+    def week_units(self, weekend_bill: date, next_token: str | None = None) -> Iterator[tuple[WeekUnit, str]]: ...
+    def current_timecards(self, weekend_bill: date, units: Sequence[WeekUnit]) -> list[Timecard]: ...
+
+
 # ---------------------------------------------------------------- export run
 
 
@@ -222,7 +242,9 @@ class MailMarkers(Protocol):
     """At most one error file per batch: a claim before the send, marked sent after it."""
 
     def claim(self, batch_id: str) -> MailClaim: ...
-    def mark_sent(self, claim: Any, *, message_id: str, recipients: int) -> None: ...
+    def mark_sent(self, claim: Any, *, message_id: str, recipients: int) -> str | None:
+        """None when recorded; else why not (the email is out either way)."""
+
     def release(self, claim: Any) -> None: ...
 
 

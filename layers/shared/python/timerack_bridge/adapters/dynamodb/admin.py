@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode, encode_token, key, strip_keys
+from timerack_bridge.adapters.dynamodb.base import (
+    TableStore,
+    decode,
+    decode_token,
+    encode,
+    encode_token,
+    key,
+    strip_keys,
+)
 from timerack_bridge.domain.entities import (
     Assignment,
     Customer,
@@ -20,8 +28,8 @@ from timerack_bridge.domain.entities import (
     ServiceRep,
     Week,
 )
-from timerack_bridge.domain.types import WeekStatus
-from timerack_bridge.exceptions import ConflictError, NotFoundError
+from timerack_bridge.domain.types import AssignmentStatus, WeekStatus
+from timerack_bridge.exceptions import ConflictError, NotFoundError, UnprocessableError
 
 if TYPE_CHECKING:
     from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
@@ -35,6 +43,14 @@ def _id12(value: int) -> str:
 # child customers ("A" sorts before "C"), so the export reads a customer's part of a client in one Query.
 _ASSIGNMENT = "ASSIGNMENT#"
 _CHILD = "CUSTOMER#"
+# Primary Customers sit in the same index as children, under a parent no customer id can be.
+_PRIMARY_CUSTOMERS = "UNDER#ROOT"
+# The lists an admin reads back (gsi1). Records stored before these existed join them on their next PUT.
+_REPS = "REPS"
+_REP = "REP#"
+_EMPLOYEE_ASSIGNMENTS = "EMPLOYEE-ASSIGNMENTS#"
+
+Page = tuple[list[dict[str, Any]], str | None]
 
 PAYROLL_EMAIL_SK = "PAYROLLEMAIL"  # under CUSTOMER#{id}; under CLIENTKEY#{key} on data stored before
 LEGACY_SK = "LEGACY"  # CLIENTKEY#{key}: the customer its legacy records belong to
@@ -58,7 +74,13 @@ class AdminStore(TableStore):
         """Store a rep; its principal is unique across reps (409 otherwise)."""
         previous = self.get(f"REP#{rep.rep_id}", "REP", consistent=True)
         self._transact_with_claim(
-            item={"pk": f"REP#{rep.rep_id}", "sk": "REP", **rep.model_dump(mode="json")},
+            item={
+                "pk": f"REP#{rep.rep_id}",
+                "sk": "REP",
+                "gsi1pk": _REPS,
+                "gsi1sk": f"{_REP}{rep.rep_id}",
+                **rep.model_dump(mode="json"),
+            },
             claim_pk=f"PRINCIPAL#{rep.principal}",
             owner=rep.rep_id,
             old_claim_pk=(
@@ -101,11 +123,8 @@ class AdminStore(TableStore):
         }
         if customer.timerack_client_key:
             item |= {"gsi1pk": "CLIENTS", "gsi1sk": customer.timerack_client_key}
-        if customer.parent_customer_id is not None:
-            item |= {
-                "gsi2pk": f"UNDER#{customer.parent_customer_id}",
-                "gsi2sk": f"{_CHILD}{_id12(customer.customer_id)}",
-            }
+        parent = _PRIMARY_CUSTOMERS if customer.parent_customer_id is None else f"UNDER#{customer.parent_customer_id}"
+        item |= {"gsi2pk": parent, "gsi2sk": f"{_CHILD}{_id12(customer.customer_id)}"}
         previous = self.get(f"CUSTOMER#{customer.customer_id}", "CUSTOMER", consistent=True)
         old_key = previous.get("timerack_client_key") if previous else None
         new_key = customer.timerack_client_key
@@ -123,6 +142,11 @@ class AdminStore(TableStore):
     def get_customer(self, customer_id: int) -> Customer | None:
         item = self.get(f"CUSTOMER#{customer_id}", "CUSTOMER")
         return Customer(**strip_keys(item)) if item else None
+
+    def batch_get_customers(self, customer_ids: Sequence[int]) -> dict[int, Customer]:
+        """Customers by id in bulk (BatchGetItem), for the names on a page of timecards (h11)."""
+        found = self.batch_get([(f"CUSTOMER#{i}", "CUSTOMER") for i in customer_ids])
+        return {item["customer_id"]: Customer(**strip_keys(item)) for item in found.values()}
 
     def get_customer_by_client_key(self, client_key: str) -> Customer | None:
         claim = self.get(f"CLIENTKEY#{client_key}", "CLAIM")
@@ -181,6 +205,8 @@ class AdminStore(TableStore):
             {
                 "pk": f"ASSIGNMENT#{assignment.assignment_id}",
                 "sk": "ASSIGNMENT",
+                "gsi1pk": f"{_EMPLOYEE_ASSIGNMENTS}{assignment.employee_id}",
+                "gsi1sk": f"{_ASSIGNMENT}{_id12(assignment.assignment_id)}",
                 "gsi2pk": f"UNDER#{assignment.customer_id}",
                 "gsi2sk": f"{_ASSIGNMENT}{_id12(assignment.assignment_id)}",
                 **assignment.model_dump(mode="json"),
@@ -239,6 +265,89 @@ class AdminStore(TableStore):
             date.fromisoformat(i["weekend_bill"]): WeekStatus(i["status"])
             for i in self.query_partition(f"WEEKS#{node_id}", "WEEK#")
         }
+
+    def get_week(self, node_id: str, weekend_bill: date) -> Week | None:
+        item = self.get(f"WEEKS#{node_id}", f"WEEK#{weekend_bill.isoformat()}")
+        return Week(**strip_keys(item)) if item else None
+
+    # ------------------------------------------------------------ reading back, page by page
+    def rep_page(self, *, limit: int, next_token: str | None) -> tuple[list[ServiceRep], str | None]:
+        """Service reps by rep id (reps stored before the REPS list join it on their next PUT)."""
+        items, token = self._page("gsi1", _REPS, _REP, limit=limit, next_token=next_token)
+        return [ServiceRep(**strip_keys(i)) for i in items], token
+
+    def group_page(self, *, limit: int, next_token: str | None) -> tuple[list[SecurityGroup], str | None]:
+        items, token = self._page(None, "SECGROUPS", "GROUP#", limit=limit, next_token=next_token)
+        return [SecurityGroup(**strip_keys(i)) for i in items], token
+
+    def customer_page(
+        self, *, parent_customer_id: int | None, limit: int, next_token: str | None
+    ) -> tuple[list[Customer], str | None]:
+        """The children of a customer, or (no parent given) the Primary Customers, by customer id."""
+        under = _PRIMARY_CUSTOMERS if parent_customer_id is None else f"UNDER#{parent_customer_id}"
+        items, token = self._page("gsi2", under, _CHILD, limit=limit, next_token=next_token)
+        return [Customer(**strip_keys(i)) for i in items], token
+
+    def assignment_page(
+        self,
+        *,
+        customer_id: int | None,
+        employee_id: int | None,
+        status: AssignmentStatus | None,
+        limit: int,
+        next_token: str | None,
+    ) -> tuple[list[Assignment], str | None]:
+        """An employee's or a customer's assignments, by assignment id; the other id and the status filter."""
+        where: dict[str, Any] = {"status": status.value} if status else {}
+        if employee_id is not None:
+            index, partition = "gsi1", f"{_EMPLOYEE_ASSIGNMENTS}{employee_id}"
+            where |= {"customer_id": customer_id} if customer_id is not None else {}
+        elif customer_id is not None:
+            index, partition = "gsi2", f"UNDER#{customer_id}"
+        else:
+            raise UnprocessableError("assignments are listed by customerId or employeeId")
+        items, token = self._page(index, partition, _ASSIGNMENT, limit=limit, next_token=next_token, where=where)
+        return [Assignment(**strip_keys(i)) for i in items], token
+
+    def week_page(self, node_id: str, *, limit: int, next_token: str | None) -> tuple[list[Week], str | None]:
+        """The weeks of one node, oldest weekend bill first."""
+        items, token = self._page(None, f"WEEKS#{node_id}", "WEEK#", limit=limit, next_token=next_token)
+        return [Week(**strip_keys(i)) for i in items], token
+
+    def _page(
+        self,
+        index: str | None,
+        partition: str,
+        sk_prefix: str,
+        *,
+        limit: int,
+        next_token: str | None,
+        where: Mapping[str, Any] | None = None,
+    ) -> Page:
+        """One page of a partition (of the table or an index) in sort-key order. `where` (attribute ->
+        value) is a FilterExpression; the page is still filled to `limit` while the partition has more."""
+        pk, sk = (f"{index}pk", f"{index}sk") if index else ("pk", "sk")
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": f"{pk} = :pk AND begins_with({sk}, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": sk_prefix}},
+            **({"IndexName": index} if index else {}),
+        }
+        if where:
+            params["FilterExpression"] = " AND ".join(f"#f{n} = :f{n}" for n in range(len(where)))
+            params["ExpressionAttributeNames"] = {f"#f{n}": name for n, name in enumerate(where)}
+            params["ExpressionAttributeValues"] |= {f":f{n}": v for n, v in enumerate(encode(dict(where)).values())}
+        start = _checked_start(pk, sk, partition, sk_prefix, decode_token(next_token))
+        found: list[dict[str, Any]] = []
+        while True:
+            # A filter may skip records: ask again from where DynamoDB stopped until the page is full.
+            response = self.client.query(
+                **params, Limit=limit - len(found), **({"ExclusiveStartKey": start} if start else {})
+            )
+            found.extend(decode(i) for i in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                return found, encode_token(start)
 
     # ------------------------------------------------------------ payroll email settings
     def payroll_email_of(self, customer: Customer) -> PayrollEmail:
@@ -378,3 +487,18 @@ class AdminStore(TableStore):
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                     raise ConflictError(conflict) from None
             raise
+
+
+def _checked_start(
+    pk: str, sk: str, partition: str, sk_prefix: str, start: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A nextToken's key, if it is one this list gave out: the table's (and index's) keys, as text, in
+    this partition and range. Anything else would reach DynamoDB as a malformed key (a 5xx) or start elsewhere."""
+    if start is None:
+        return None
+    well_formed = set(start) == {"pk", "sk", pk, sk} and all(
+        isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str) for value in start.values()
+    )
+    if not well_formed or start[pk]["S"] != partition or not start[sk]["S"].startswith(sk_prefix):
+        raise UnprocessableError("nextToken is not a token this API gave out")
+    return start

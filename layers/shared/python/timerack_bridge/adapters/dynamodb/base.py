@@ -155,8 +155,9 @@ class TableStore:
         forward: bool = True,
         limit: int | None = None,
         start: dict[str, Any] | None = None,
+        sk_between: tuple[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of an index partition."""
+        """One page of an index partition (with `sk_between`: of the sort keys in that inclusive range)."""
         params: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index,
@@ -164,6 +165,9 @@ class TableStore:
             "ExpressionAttributeValues": {":pk": {"S": partition}},
             "ScanIndexForward": forward,
         }
+        if sk_between is not None:
+            params["KeyConditionExpression"] += f" AND {index}sk BETWEEN :low AND :high"
+            params["ExpressionAttributeValues"].update({":low": {"S": sk_between[0]}, ":high": {"S": sk_between[1]}})
         if limit:
             params["Limit"] = limit
         if start:

@@ -20,47 +20,39 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from timerack_bridge.exceptions import ConflictError, UnprocessableError
 
-_persistence: dict[tuple[int, str], DynamoDBPersistenceLayer] = {}
-
-
-def _persistence_for(dynamodb: Any, table_name: str) -> DynamoDBPersistenceLayer:
-    cache_key = (id(dynamodb), table_name)
-    if cache_key not in _persistence:
-        _persistence[cache_key] = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
-    return _persistence[cache_key]
-
 
 def _send_batch(request: dict[str, Any], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return run()
 
 
-def run_idempotent(
-    services: Any,
-    key: str,
-    fingerprint: Any,
-    run: Callable[[], dict[str, Any]],
-    lambda_context: Any | None = None,
-) -> dict[str, Any]:
-    settings = services.settings
-    config = IdempotencyConfig(
-        event_key_jmespath="key",
-        payload_validation_jmespath="body",
-        expires_after_seconds=settings.idempotency_ttl_seconds,
-        raise_on_no_idempotency_key=True,
-    )
-    if lambda_context is not None:
-        # Lets Powertools expire an in-progress record when the function times out mid-batch.
-        config.register_lambda_context(lambda_context)
-    guarded = idempotent_function(
-        data_keyword_argument="request",
-        persistence_store=_persistence_for(services.dynamodb, settings.idempotency_table_name),
-        config=config,
-    )(_send_batch)
-    try:
-        return guarded(request={"key": key, "body": fingerprint}, run=run)
-    except IdempotencyValidationError:
-        raise UnprocessableError(
-            "this Idempotency-Key was already used with a different request body; use a new key"
-        ) from None
-    except IdempotencyAlreadyInProgressError:
-        raise ConflictError("a request with this Idempotency-Key is still being processed; retry shortly") from None
+class IdempotentSends:
+    """The Idempotency-Key table: one persistence layer per composition root, reused by every request."""
+
+    def __init__(self, dynamodb: Any, table_name: str, *, ttl_seconds: int) -> None:
+        self.persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
+        self.ttl_seconds = ttl_seconds
+
+    def run(
+        self, key: str, fingerprint: Any, run: Callable[[], dict[str, Any]], lambda_context: Any | None = None
+    ) -> dict[str, Any]:
+        """The first reply to this key; `run` only if there is none. Another body with the key is a 422."""
+        config = IdempotencyConfig(
+            event_key_jmespath="key",
+            payload_validation_jmespath="body",
+            expires_after_seconds=self.ttl_seconds,
+            raise_on_no_idempotency_key=True,
+        )
+        if lambda_context is not None:
+            # Lets Powertools expire an in-progress record when the function times out mid-batch.
+            config.register_lambda_context(lambda_context)
+        guarded = idempotent_function(
+            data_keyword_argument="request", persistence_store=self.persistence, config=config
+        )(_send_batch)
+        try:
+            return guarded(request={"key": key, "body": fingerprint}, run=run)
+        except IdempotencyValidationError:
+            raise UnprocessableError(
+                "this Idempotency-Key was already used with a different request body; use a new key"
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise ConflictError("a request with this Idempotency-Key is still being processed; retry shortly") from None

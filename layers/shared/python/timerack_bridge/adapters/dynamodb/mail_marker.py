@@ -72,7 +72,15 @@ class MailMarkerStore(TableStore):
             return Claim(batch_id=batch_id, token=None, existing_state=state)
         return Claim(batch_id=batch_id, token=token)
 
-    def mark_sent(self, claim: Claim, *, message_id: str, recipients: int, now: datetime | None = None) -> None:
+    def mark_sent(self, claim: Claim, *, message_id: str, recipients: int, now: datetime | None = None) -> str | None:
+        """Record the send; the error code when the marker could not be updated (the claim then stays "sending")."""
+        try:
+            self._mark_sent(claim, message_id=message_id, recipients=recipients, now=now)
+        except ClientError as error:
+            return str(error.response.get("Error", {}).get("Code", "ClientError"))
+        return None
+
+    def _mark_sent(self, claim: Claim, *, message_id: str, recipients: int, now: datetime | None) -> None:
         self.client.update_item(
             TableName=self.table_name,
             Key=key(f"BATCH#{claim.batch_id}", MARKER_SK),

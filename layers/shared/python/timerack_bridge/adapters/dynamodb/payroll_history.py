@@ -9,6 +9,11 @@ client key keeps it and the next holder of the old key sees none of it. Batches 
 legacy records belong to (`AdminStore.legacy_client_key`, `legacy_owner`). They are all older than
 any batch with a customer, so a listing reads the customer's partition, then the legacy one.
 
+Every batch is also indexed `gsi2pk=ALLBATCHES`, for an admin's listing across clients, newest first. One
+partition: batches are a few a minute at most (each a person's "Send to TempWorks" or import), far below
+what one index partition takes, and a Query reads only the page it returns. Both indexes sort on
+`{submittedAt}#{batchId}` (UTC ISO date-times), so a submitted-at range is a key condition (BETWEEN).
+
 The error-file setting in force when the batch was sent goes with it (`receiveErrorFile`, and
 `errorFileRecipients` when on): the stream filter and the mailer read it from the record, so a later
 change of the settings neither adds nor removes an email. It is never part of an API response.
@@ -18,17 +23,20 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC
 from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
 from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode_token
-from timerack_bridge.domain.batch import AssignmentResult, BatchResult, BatchSummary
+from timerack_bridge.domain.batch import AssignmentResult, BatchResult, BatchSummary, SubmittedRange
 from timerack_bridge.domain.entities import PayrollEmail
 from timerack_bridge.exceptions import UnprocessableError
 
 CUSTOMER_HISTORY = "BATCHES#"  # gsi1pk of a customer's batches: BATCHES#{customerId}
 LEGACY_HISTORY = "HISTORY#"  # gsi1pk of batches stored before batches carried their customer
+ALL_HISTORY = "ALLBATCHES"  # gsi2pk of every batch (an admin's listing across clients)
+EVER = SubmittedRange()  # no submitted-at filter
 RECEIVE_ERROR_FILE = "receiveErrorFile"  # the stream filter reads it (mailer.stream_filter)
 ERROR_FILE_RECIPIENTS = "errorFileRecipients"
 _SUMMARY_FIELDS = tuple(BatchSummary.model_fields)
@@ -52,6 +60,21 @@ def history_partition(batch: BatchResult) -> str:
     return f"{CUSTOMER_HISTORY}{batch.customer_id}"
 
 
+def history_sort_key(batch: BatchResult) -> str:
+    return f"{batch.submitted_at.isoformat()}#{batch.batch_id}"
+
+
+def submitted_between(submitted: SubmittedRange) -> tuple[str, str]:
+    """The sort keys of batches submitted in the range, both ends included.
+
+    Keys are `{UTC isoformat}#{batchId}`; the same instant written with or without microseconds sorts
+    the same way ("+" before "."), and "$" follows "#", so the upper bound keeps every batch of its instant.
+    """
+    low = submitted.start.astimezone(UTC).isoformat() if submitted.start else "0"
+    high = f"{submitted.end.astimezone(UTC).isoformat()}$" if submitted.end else "~"
+    return low, high
+
+
 def batch_item(batch: BatchResult, error_file: PayrollEmail | None = None) -> dict[str, Any]:
     """The stored form of a batch (the API writes it, the mailer reads it from the stream).
 
@@ -61,7 +84,9 @@ def batch_item(batch: BatchResult, error_file: PayrollEmail | None = None) -> di
         "pk": f"BATCH#{batch.batch_id}",
         "sk": "BATCH",
         "gsi1pk": history_partition(batch),
-        "gsi1sk": f"{batch.submitted_at.isoformat()}#{batch.batch_id}",
+        "gsi1sk": history_sort_key(batch),
+        "gsi2pk": ALL_HISTORY,
+        "gsi2sk": history_sort_key(batch),
         "batch_id": batch.batch_id,
         "client_key": batch.client_key,
         "customer_id": batch.customer_id,
@@ -122,9 +147,16 @@ class PayrollHistoryStore(TableStore):
         return batch_from_item(item) if item else None
 
     def list_batches(
-        self, customer_id: int, *, legacy_client_key: str | None, limit: int, next_token: str | None
+        self,
+        customer_id: int,
+        *,
+        legacy_client_key: str | None,
+        limit: int,
+        next_token: str | None,
+        submitted: SubmittedRange = EVER,
     ) -> tuple[list[BatchSummary], str | None]:
         """A customer's batches, newest first: its own, then those stored under its legacy key string."""
+        between = submitted_between(submitted)
         partitions = [f"{CUSTOMER_HISTORY}{customer_id}"]
         if legacy_client_key:
             partitions.append(f"{LEGACY_HISTORY}{legacy_client_key}")
@@ -135,16 +167,41 @@ class PayrollHistoryStore(TableStore):
             if resumed not in partitions:
                 raise UnprocessableError("nextToken is not a token this API gave out")
             partitions = partitions[partitions.index(resumed) :]
-            start = None if set(start) == {"gsi1pk"} else start
+            start = None if set(start) == {"gsi1pk"} else _within(start, "gsi1sk", between)
         items: list[dict[str, Any]] = []
         last: dict[str, Any] | None = None
         for position, partition in enumerate(partitions):
-            page, last = self.query_index("gsi1", partition, forward=False, limit=limit - len(items), start=start)
+            page, last = self.query_index(
+                "gsi1", partition, forward=False, limit=limit - len(items), start=start, sk_between=between
+            )
             items += page
             start = None
             if last is None and len(items) >= limit and position + 1 < len(partitions):
                 last = {"gsi1pk": {"S": partitions[position + 1]}}  # the next page starts the next partition
             if last is not None:
                 break
-        summaries = [BatchSummary(**{k: i[k] for k in _SUMMARY_FIELDS if k in i}) for i in items]
-        return summaries, encode_token(last)
+        return _summaries(items), encode_token(last)
+
+    def list_all_batches(
+        self, *, limit: int, next_token: str | None, submitted: SubmittedRange = EVER
+    ) -> tuple[list[BatchSummary], str | None]:
+        """Every client's batches, newest first (an admin's listing), submitted in the range."""
+        between = submitted_between(submitted)
+        start = decode_token(next_token)
+        if start is not None:
+            start = _within(start, "gsi2sk", between)
+        items, last = self.query_index("gsi2", ALL_HISTORY, forward=False, limit=limit, start=start, sk_between=between)
+        return _summaries(items), encode_token(last)
+
+
+def _summaries(items: list[dict[str, Any]]) -> list[BatchSummary]:
+    return [BatchSummary(**{k: i[k] for k in _SUMMARY_FIELDS if k in i}) for i in items]
+
+
+def _within(start: dict[str, Any], sort_key: str, between: tuple[str, str]) -> dict[str, Any]:
+    """A token's key, if it lies in the range asked for (DynamoDB refuses a start outside its key condition)."""
+    value = start.get(sort_key)
+    key = value.get("S") if isinstance(value, dict) else None
+    if not isinstance(key, str) or not between[0] <= key <= between[1]:
+        raise UnprocessableError("nextToken is not a token this API gave out for this range")
+    return start

@@ -7,24 +7,30 @@ Query or a transaction, never Scan.
 |---------------------------------------|-----------------------------|---------------------------------|-------|
 | hierarchy tree (whole, one Query)     | HIERARCHY                   | NODE#{nodeId}                   |       |
 | service rep                           | REP#{repId}                 | REP                             |       |
+| service reps (all, by rep id)         | gsi1pk=REPS                 | gsi1sk=REP#{repId}              | gsi1  |
 | rep by principal (unique claim)       | PRINCIPAL#{principal}       | CLAIM                           |       |
 | security groups (all, one Query)      | SECGROUPS                   | GROUP#{name}                    |       |
 | customer                              | CUSTOMER#{id}               | CUSTOMER                        |       |
 | customer by client key (unique claim) | CLIENTKEY#{key}             | CLAIM                           |       |
 | all clients (export)                  | gsi1pk=CLIENTS              | gsi1sk={clientKey}              | gsi1  |
 | child customers of a customer         | gsi2pk=UNDER#{parentId}     | gsi2sk=CUSTOMER#{id:012}        | gsi2  |
+| Primary Customers (no parent)         | gsi2pk=UNDER#ROOT           | gsi2sk=CUSTOMER#{id:012}        | gsi2  |
 | employee                              | EMPLOYEE#{id}               | EMPLOYEE                        |       |
 | employees by hasPinOverride           | gsi1pk=PINOVERRIDE#{bool}   | gsi1sk=EMPLOYEE#{id:012}        | gsi1  |
 | assignment                            | ASSIGNMENT#{id}             | ASSIGNMENT                      |       |
 | assignments of a customer (export)    | gsi2pk=UNDER#{custId}       | gsi2sk=ASSIGNMENT#{id:012}      | gsi2  |
+| assignments of an employee            | gsi1pk=EMPLOYEE-ASSIGNMENTS#{employeeId} | gsi1sk=ASSIGNMENT#{id:012} | gsi1 |
 | weeks of a hierarchy node             | WEEKS#{nodeId}              | WEEK#{weekendBill}              |       |
 | replacement unit header (version)     | ASSIGNMENT#{id}             | UNIT#{weekendBill}              |       |
 | units of a week (send to payroll)     | gsi1pk=WEEKUNITS#{wb}#{shard} | gsi1sk=ASSIGNMENT#{id:012}    | gsi1  |
+| units of a week (proofing, in pages)  | gsi1pk=WEEKUNITS#{wb}#{shard} | gsi1sk=ASSIGNMENT#{id:012}    | gsi1  |
 | current timecards of a unit           | ASSIGNMENT#{id}             | TC#{weekendBill}#{payCode}      |       |
+| a week's timecards (proofing, bulk)   | ASSIGNMENT#{id} (BatchGet)  | TC#{weekendBill}#{payCode}      |       |
 | every version of a unit (history)     | ASSIGNMENT#{id}             | VERSION#{weekendBill}#{version} |       |
 | Payroll History batch (the outbox)    | BATCH#{batchId}             | BATCH                           |       |
 | batches of a customer, newest first   | gsi1pk=BATCHES#{customerId} | gsi1sk={submittedAt}#{batchId}  | gsi1  |
 | legacy batches (stored before), read  | gsi1pk=HISTORY#{clientKey}  | gsi1sk={submittedAt}#{batchId}  | gsi1  |
+| all batches (admin), newest first     | gsi2pk=ALLBATCHES           | gsi2sk={submittedAt}#{batchId}  | gsi2  |
 | payroll email settings of a customer  | CUSTOMER#{id}               | PAYROLLEMAIL                    |       |
 | legacy payroll email settings, read   | CLIENTKEY#{key}             | PAYROLLEMAIL                    |       |
 | owner of a key's legacy records       | CLIENTKEY#{key}             | LEGACY                          |       |
@@ -32,6 +38,14 @@ Query or a transaction, never Scan.
 | one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
 | export lease of a whole run (TTL)     | EXPORTLOCK                  | RUN                             |       |
 | export lease of one client (TTL)      | EXPORTLOCK                  | CUSTOMER#{customerId}           |       |
+
+Reading the admin data back (`GET /v1/...`) pages these partitions with `limit`/`nextToken`: security
+groups and a node's weeks on the table, the rest on the rows above. An assignment list's `status` (and,
+on an employee's list, `customerId`) is a FilterExpression on that one customer's or employee's
+partition. Reps, Primary Customers and assignments stored before their list rows existed are read by
+id as before, and join the lists on their next PUT (an unchanged re-PUT is the backfill).
+
+Batch listings take a submitted-at range as a key condition on `{submittedAt}#{batchId}` (UTC ISO).
 
 Payroll History, payroll email settings and the export lease belong to the Primary Customer, not to
 its Timerack Client Key (a key can change, or pass to another customer). Records stored before that

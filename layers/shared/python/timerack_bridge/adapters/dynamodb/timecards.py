@@ -9,8 +9,11 @@ as a VERSION item, so replaced timecards stay as history.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -19,8 +22,10 @@ from botocore.exceptions import ClientError
 from timerack_bridge.adapters.dynamodb.base import TableStore, encode, key, strip_keys
 from timerack_bridge.adapters.dynamodb.tables import WEEK_UNIT_SHARDS
 from timerack_bridge.domain.entities import Timecard
+from timerack_bridge.domain.proofing import WeekUnit
 from timerack_bridge.domain.replacement import UnitState
 from timerack_bridge.domain.types import PayrollStatus
+from timerack_bridge.exceptions import UnprocessableError
 from timerack_bridge.logic.ports import LockOutcome, UnitKey, UnitWrite, WriteOutcome
 
 
@@ -28,9 +33,52 @@ def _unit_sk(weekend_bill: date) -> str:
     return f"UNIT#{weekend_bill.isoformat()}"
 
 
+def _shard_of(assignment_id: int) -> int:
+    return zlib.crc32(str(assignment_id).encode()) % WEEK_UNIT_SHARDS
+
+
 def _week_shard(weekend_bill: date, assignment_id: int) -> str:
     # Units of one week are spread over shards so a payroll-hour burst never heats one index partition.
-    return f"WEEKUNITS#{weekend_bill.isoformat()}#{zlib.crc32(str(assignment_id).encode()) % WEEK_UNIT_SHARDS}"
+    return f"WEEKUNITS#{weekend_bill.isoformat()}#{_shard_of(assignment_id)}"
+
+
+# Headers one Query page of the week's index reads: a page of proofing stops early, so reading a
+# shard whole at once would read (and pay for) headers the reply never uses.
+WEEK_UNITS_PER_QUERY = 200
+
+
+def _week_position(shard: int, after: int | None) -> str:
+    """The nextToken that resumes the week's units after this assignment of this shard (None: the shard's start)."""
+    return base64.urlsafe_b64encode(json.dumps({"shard": shard, "after": after}).encode()).decode()
+
+
+def _read_week_position(token: str | None) -> tuple[int, int | None]:
+    """The shard and assignment a token names, if it is one `_week_position` gave out (422 otherwise)."""
+    if not token:
+        return 0, None
+    refused = UnprocessableError("nextToken is not a token this API gave out")
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise refused from None
+    shard, after = (value.get("shard"), value.get("after")) if isinstance(value, dict) else (None, None)
+    if type(shard) is not int or not 0 <= shard < WEEK_UNIT_SHARDS:
+        raise refused
+    # The key to resume after is rebuilt from the assignment, so it must be one of this shard.
+    if after is not None and (type(after) is not int or not 0 < after < 2**53 or _shard_of(after) != shard):
+        raise refused
+    return shard, after
+
+
+def week_unit_of(header: dict[str, Any]) -> WeekUnit:
+    return WeekUnit(
+        assignment_id=int(header["assignment_id"]),
+        employee_id=int(header["employee_id"]),
+        customer_id=int(header["customer_id"]),
+        hierarchy_node_id=str(header["hierarchy_node_id"]),
+        payroll_status=PayrollStatus(header.get("payroll_status", PayrollStatus.OPEN.value)),
+        pay_codes=tuple(header.get("pay_codes", [])),
+    )
 
 
 def unit_state_of(item: dict[str, Any]) -> UnitState:
@@ -171,6 +219,32 @@ class TimecardStore(TableStore):
         for shard in range(WEEK_UNIT_SHARDS):
             headers.extend(self.iter_index("gsi1", f"WEEKUNITS#{weekend_bill.isoformat()}#{shard}"))
         return headers
+
+    def week_units(self, weekend_bill: date, next_token: str | None = None) -> Iterator[tuple[WeekUnit, str]]:
+        """The week's unit headers, shard by shard in assignment order, read a Query page at a time as
+        they are consumed; each with the nextToken that resumes after it."""
+        first_shard, after = _read_week_position(next_token)
+        for shard in range(first_shard, WEEK_UNIT_SHARDS):
+            partition = f"WEEKUNITS#{weekend_bill.isoformat()}#{shard}"
+            start = None
+            if shard == first_shard and after is not None:
+                pk = f"ASSIGNMENT#{after}"
+                start = {**key(pk, _unit_sk(weekend_bill)), "gsi1pk": {"S": partition}}
+                start["gsi1sk"] = {"S": f"ASSIGNMENT#{after:012d}"}
+            while True:
+                items, start = self.query_index("gsi1", partition, limit=WEEK_UNITS_PER_QUERY, start=start)
+                for header in items:
+                    unit = week_unit_of(header)
+                    yield unit, _week_position(shard, unit.assignment_id)
+                if not start:
+                    break
+
+    def current_timecards(self, weekend_bill: date, units: Sequence[WeekUnit]) -> list[Timecard]:
+        """The current timecards of these units, in bulk by the pay codes their headers list (BatchGetItem).
+        A pay code a send dropped since the header was read is simply not found."""
+        wb = weekend_bill.isoformat()
+        keys = [(f"ASSIGNMENT#{u.assignment_id}", f"TC#{wb}#{code}") for u in units for code in u.pay_codes]
+        return [Timecard(**strip_keys(item)) for item in self.batch_get(keys).values()]
 
     def lock_unit(self, header: dict[str, Any]) -> LockOutcome:
         """Mark a unit and its timecards sent to payroll, if the unit is still as read."""

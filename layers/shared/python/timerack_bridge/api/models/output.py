@@ -8,7 +8,17 @@ from typing import Literal
 from pydantic import Field
 
 from timerack_bridge.domain.batch import BatchResult, BatchSummary
-from timerack_bridge.domain.entities import Employee, Timecard
+from timerack_bridge.domain.entities import (
+    Assignment,
+    Customer,
+    Employee,
+    HierarchyNode,
+    SecurityGroup,
+    ServiceRep,
+    Timecard,
+    Week,
+)
+from timerack_bridge.domain.proofing import PayCodeTotal, ProofedTimecard
 from timerack_bridge.domain.types import CamelModel
 
 
@@ -75,3 +85,50 @@ class TimecardImportOut(CamelModel):
 class Health(CamelModel):
     status: Literal["ok"] = "ok"
     version: str
+
+
+# ---------------------------------------------------------------- admin data read back (no SSN, no PIN in any)
+
+
+class HierarchyOut(CamelModel):
+    """The whole hierarchy tree: every node with its parent."""
+
+    items: list[HierarchyNode]
+
+
+class ServiceRepPage(CamelModel):
+    items: list[ServiceRep]
+    next_token: str | None = None
+
+
+class SecurityGroupPage(CamelModel):
+    items: list[SecurityGroup]
+    next_token: str | None = None
+
+
+class CustomerPage(CamelModel):
+    items: list[Customer]
+    next_token: str | None = None
+
+
+class AssignmentPage(CamelModel):
+    items: list[Assignment]
+    next_token: str | None = None
+
+
+class WeekPage(CamelModel):
+    items: list[Week]
+    next_token: str | None = None
+
+
+# ---------------------------------------------------------------- proofing a week (h11)
+
+
+class WeekTimecardPage(CamelModel):
+    """A page of a week's current timecards at or below a node, with the totals per pay code of this page."""
+
+    weekend_bill: date
+    hierarchy_node_id: str
+    items: list[ProofedTimecard]
+    totals: list[PayCodeTotal]
+    next_token: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -16,7 +16,16 @@ from timerack_bridge.api.models.input import (
     ServiceRepIn,
     WeekIn,
 )
-from timerack_bridge.api.models.output import EmployeeOut, EmployeePage
+from timerack_bridge.api.models.output import (
+    AssignmentPage,
+    CustomerPage,
+    EmployeeOut,
+    EmployeePage,
+    HierarchyOut,
+    SecurityGroupPage,
+    ServiceRepPage,
+    WeekPage,
+)
 from timerack_bridge.api.routes.common import admin_caller, services_of
 from timerack_bridge.domain.entities import (
     Assignment,
@@ -27,14 +36,20 @@ from timerack_bridge.domain.entities import (
     ServiceRep,
     Week,
 )
-from timerack_bridge.domain.types import IdText, IsoDate
-from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.domain.types import AssignmentStatus, ClientKey, IdText, IsoDate
+from timerack_bridge.exceptions import NotFoundError, UnprocessableError
 from timerack_bridge.logic import admin_checks as checks
 
 router = Router()
 
 NodeId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
 RecordIdPath = Annotated[IdText, Path(ge=1, le=2**53)]
+GroupNamePath = Annotated[str, Path(min_length=1, max_length=128)]
+NodeQuery = Annotated[
+    str, Query(alias="hierarchyNodeId", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")
+]
+Limit = Annotated[int, Query(ge=1, le=500)]
+NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 
 
 @router.put("/v1/hierarchy/<node_id>")
@@ -60,9 +75,7 @@ def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
 
 
 @router.put("/v1/security-groups/<name>")
-def put_security_group(
-    name: Annotated[str, Path(min_length=1, max_length=128)], body: SecurityGroupIn
-) -> SecurityGroup:
+def put_security_group(name: GroupNamePath, body: SecurityGroupIn) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
     store = services_of(router).admin
@@ -153,3 +166,117 @@ def put_week(weekend_bill: Annotated[IsoDate, Path()], body: WeekIn) -> Week:
     checks.check_week(services.admin, week, services.settings.week_ending_day)
     services.admin.put_week(week)
     return week
+
+
+# ---------------------------------------------------------------- reading the admin data back
+
+_Record = TypeVar("_Record")
+
+
+def _found(record: _Record | None, what: str) -> _Record:
+    if record is None:
+        raise NotFoundError(f"{what} not found")
+    return record
+
+
+@router.get("/v1/hierarchy")
+def list_hierarchy() -> HierarchyOut:
+    """The whole hierarchy tree (one Query of its partition): every node with its parent."""
+    admin_caller(router)
+    return HierarchyOut(items=services_of(router).admin.list_nodes())
+
+
+@router.get("/v1/hierarchy/<node_id>")
+def get_hierarchy_node(node_id: NodeId) -> HierarchyNode:
+    admin_caller(router)
+    return _found(services_of(router).admin.get_node(node_id), f"hierarchy node {node_id}")
+
+
+@router.get("/v1/service-reps")
+def list_service_reps(limit: Limit = 100, next_token: NextToken = None) -> ServiceRepPage:
+    admin_caller(router)
+    reps, token = services_of(router).admin.rep_page(limit=limit, next_token=next_token)
+    return ServiceRepPage(items=reps, next_token=token)
+
+
+@router.get("/v1/service-reps/<rep_id>")
+def get_service_rep(rep_id: NodeId) -> ServiceRep:
+    admin_caller(router)
+    return _found(services_of(router).admin.get_rep(rep_id), f"service rep {rep_id}")
+
+
+@router.get("/v1/security-groups")
+def list_security_groups(limit: Limit = 100, next_token: NextToken = None) -> SecurityGroupPage:
+    admin_caller(router)
+    groups, token = services_of(router).admin.group_page(limit=limit, next_token=next_token)
+    return SecurityGroupPage(items=groups, next_token=token)
+
+
+@router.get("/v1/security-groups/<name>")
+def get_security_group(name: GroupNamePath) -> SecurityGroup:
+    admin_caller(router)
+    return _found(services_of(router).admin.get_group(name), f"security group {name}")
+
+
+@router.get("/v1/customers")
+def list_customers(
+    client_key: Annotated[ClientKey | None, Query(alias="clientKey")] = None,
+    parent_customer_id: Annotated[IdText | None, Query(alias="parentCustomerId", ge=1, le=2**53)] = None,
+    limit: Limit = 100,
+    next_token: NextToken = None,
+) -> CustomerPage:
+    """The Primary Customers; with `parentCustomerId`, that customer's children; with `clientKey`, the
+    Primary Customer holding that Timerack Client Key (one or none)."""
+    admin_caller(router)
+    store = services_of(router).admin
+    if client_key is not None:
+        if parent_customer_id is not None or next_token is not None:
+            raise UnprocessableError("clientKey names one customer: give it alone")
+        holder = store.get_customer_by_client_key(client_key)
+        return CustomerPage(items=[holder] if holder else [])
+    customers, token = store.customer_page(parent_customer_id=parent_customer_id, limit=limit, next_token=next_token)
+    return CustomerPage(items=customers, next_token=token)
+
+
+@router.get("/v1/customers/<customer_id>")
+def get_customer(customer_id: RecordIdPath) -> Customer:
+    admin_caller(router)
+    return _found(services_of(router).admin.get_customer(customer_id), f"customer {customer_id}")
+
+
+@router.get("/v1/assignments")
+def list_assignments(
+    customer_id: Annotated[IdText | None, Query(alias="customerId", ge=1, le=2**53)] = None,
+    employee_id: Annotated[IdText | None, Query(alias="employeeId", ge=1, le=2**53)] = None,
+    status: Annotated[AssignmentStatus | None, Query()] = None,
+    limit: Limit = 100,
+    next_token: NextToken = None,
+) -> AssignmentPage:
+    """A customer's or an employee's assignments (both: the employee's at that customer), by assignment
+    id; `status` filters them."""
+    admin_caller(router)
+    assignments, token = services_of(router).admin.assignment_page(
+        customer_id=customer_id, employee_id=employee_id, status=status, limit=limit, next_token=next_token
+    )
+    return AssignmentPage(items=assignments, next_token=token)
+
+
+@router.get("/v1/assignments/<assignment_id>")
+def get_assignment(assignment_id: RecordIdPath) -> Assignment:
+    admin_caller(router)
+    return _found(services_of(router).admin.get_assignment(assignment_id), f"assignment {assignment_id}")
+
+
+@router.get("/v1/weeks")
+def list_weeks(hierarchy_node_id: NodeQuery, limit: Limit = 100, next_token: NextToken = None) -> WeekPage:
+    """The weeks of one hierarchy node, oldest weekend bill first."""
+    admin_caller(router)
+    weeks, token = services_of(router).admin.week_page(hierarchy_node_id, limit=limit, next_token=next_token)
+    return WeekPage(items=weeks, next_token=token)
+
+
+@router.get("/v1/weeks/<weekend_bill>")
+def get_week(weekend_bill: Annotated[IsoDate, Path()], hierarchy_node_id: NodeQuery) -> Week:
+    admin_caller(router)
+    week = services_of(router).admin.get_week(hierarchy_node_id, weekend_bill)
+    return _found(week, f"week {weekend_bill.isoformat()} of hierarchy node {hierarchy_node_id}")

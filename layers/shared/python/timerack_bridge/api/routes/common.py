@@ -11,6 +11,7 @@ from timerack_bridge.api.auth import (
     TimerackAccess,
     caller_from_event,
     require_admin,
+    require_admin_or_timerack_rep,
     require_timerack_rep,
 )
 
@@ -39,3 +40,8 @@ def admin_caller(router: Router) -> Caller:
 
 def timerack_access(router: Router) -> TimerackAccess:
     return require_timerack_rep(caller(router), services_of(router).admin)
+
+
+def admin_or_timerack_access(router: Router) -> TimerackAccess:
+    """An admin's access (every client) or a rep's (their clients): the routes TempWorks staff share."""
+    return require_admin_or_timerack_rep(caller(router), services_of(router).admin)

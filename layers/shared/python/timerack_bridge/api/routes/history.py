@@ -1,7 +1,13 @@
-"""Payroll History: the batches of a client, one batch, and its CSV report."""
+"""Payroll History: the batches of a client (or, for an admin, of every client), one batch, its CSV report.
+
+A TempWorks admin (scope timerack/admin, no service rep needed) reads every client's history; a rep reads
+the clients at or below their node, and 404 answers for the others as for what does not exist.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, time
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,20 +16,52 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.models.output import BatchSummaryList
-from timerack_bridge.api.routes.common import services_of, timerack_access
+from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
 from timerack_bridge.domain.access import TimerackAccess
-from timerack_bridge.domain.batch import BatchResult
+from timerack_bridge.domain.batch import BatchResult, SubmittedRange
 from timerack_bridge.domain.report import render_csv
 from timerack_bridge.domain.types import ClientKey
-from timerack_bridge.exceptions import NotFoundError
+from timerack_bridge.exceptions import NotFoundError, UnprocessableError
 
 router = Router()
 
 BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
+# YYYY-MM-DD, or an ISO date-time (a time without an offset is UTC); ASCII digits only.
+_SUBMITTED_AT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_SUBMITTED_HELP = "YYYY-MM-DD (the whole day, UTC) or an ISO date-time such as 2026-11-20T14:30:00Z; inclusive"
+SubmittedFrom = Annotated[str | None, Query(alias="submittedFrom", max_length=40, description=_SUBMITTED_HELP)]
+SubmittedTo = Annotated[str | None, Query(alias="submittedTo", max_length=40, description=_SUBMITTED_HELP)]
+
+
+def _submitted_at(name: str, text: str | None, *, end_of_day: bool) -> datetime | None:
+    """An instant in UTC; a plain date is the start of that day (`submittedFrom`) or its end (`submittedTo`)."""
+    if text is None:
+        return None
+    problem = f"{name} is not a date (YYYY-MM-DD) or an ISO date-time (YYYY-MM-DDTHH:MM:SSZ)"
+    if not _SUBMITTED_AT.fullmatch(text):
+        raise UnprocessableError(problem)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UnprocessableError(problem) from None
+    if len(text) == len("YYYY-MM-DD") and end_of_day:
+        value = datetime.combine(value.date(), time.max)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def submitted_range(submitted_from: str | None, submitted_to: str | None) -> SubmittedRange:
+    """The instants of the range asked (both ends included; None: open on that side)."""
+    low = _submitted_at("submittedFrom", submitted_from, end_of_day=False)
+    high = _submitted_at("submittedTo", submitted_to, end_of_day=True)
+    if low and high and low > high:
+        raise UnprocessableError("submittedFrom is after submittedTo")
+    return SubmittedRange(low, high)
 
 
 def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
-    """A batch the rep sees through the customer it belongs to; 404 otherwise (absent or hidden alike)."""
+    """A batch the caller sees through the customer it belongs to; 404 otherwise (absent or hidden alike)."""
     services = services_of(router)
     batch = services.batches.get_batch(batch_id)
     owner = None
@@ -39,31 +77,41 @@ def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
 
 @router.get("/v1/payroll-history")
 def list_payroll_history(
-    client_key: Annotated[ClientKey, Query(alias="clientKey")],
+    client_key: Annotated[ClientKey | None, Query(alias="clientKey")] = None,
+    submitted_from: SubmittedFrom = None,
+    submitted_to: SubmittedTo = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
 ) -> BatchSummaryList:
-    """A client's batches (its Primary Customer's, whatever key it had), newest first."""
+    """A client's batches (its Primary Customer's, whatever key it had), newest first; without clientKey
+    (admins only), every client's batches. submittedFrom/submittedTo keep those submitted in that range."""
     services = services_of(router)
-    access = timerack_access(router)
+    access = admin_or_timerack_access(router)
+    submitted = submitted_range(submitted_from, submitted_to)
+    if client_key is None:
+        if not access.is_admin:  # a rep's clients are listed one by one: the index across clients is the admin's
+            raise UnprocessableError("clientKey is required: only an admin lists the batches of every client")
+        items, token = services.batches.list_all_batches(limit=limit, next_token=next_token, submitted=submitted)
+        return BatchSummaryList(items=items, next_token=token)
     customer = require_visible_client(access, services.admin, client_key)
     items, token = services.batches.list_batches(
         customer.customer_id,
         legacy_client_key=services.admin.legacy_client_key(customer),
         limit=limit,
         next_token=next_token,
+        submitted=submitted,
     )
     return BatchSummaryList(items=items, next_token=token)
 
 
 @router.get("/v1/payroll-history/<batch_id>")
 def get_payroll_history(batch_id: BatchId) -> BatchResult:
-    return _visible_batch(timerack_access(router), batch_id)
+    return _visible_batch(admin_or_timerack_access(router), batch_id)
 
 
 @router.get("/v1/payroll-history/<batch_id>/report.csv")
 def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
-    batch = _visible_batch(timerack_access(router), batch_id)
+    batch = _visible_batch(admin_or_timerack_access(router), batch_id)
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",

@@ -1,7 +1,8 @@
 """POST /v1/timecard-imports: the manual "Timerack Feed" Timecard Import (logic/feed_import.py).
 
-A file is imported whole or not at all: 422 lists every failing row and nothing is written; 409 names
-the rows of units that changed between the check and the write.
+Run by a Timerack service rep or by a TempWorks admin (scope timerack/admin; domain/access.py says how
+an admin's import is judged). A file is imported whole or not at all: 422 lists every failing row and
+nothing is written; 409 names the rows of units that changed between the check and the write.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from timerack_bridge.api.auth import require_visible_customer
 from timerack_bridge.api.models.input import TimecardImportIn
 from timerack_bridge.api.models.output import RowErrorOut, TimecardImportOut
-from timerack_bridge.api.routes.common import services_of, timerack_access
+from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
 
 if TYPE_CHECKING:
     from timerack_bridge.logic.feed_import import ImportOutcome
@@ -63,8 +64,10 @@ def post_timecard_import(
     from timerack_bridge.logic.feed_import import import_feed
 
     services = services_of(router)
-    access = timerack_access(router)
+    # A rep imports at their own node; an admin (no rep) at the customer's node, with the same checks.
+    access = admin_or_timerack_access(router)
     customer = require_visible_customer(access, services.admin, body.parent_customer_id)
+    access = access.acting_for(customer.hierarchy_node_id)
     outcome = import_feed(services, access, customer, body.weekend_bill, body.content, dry_run=dry_run)
     return _answer(body, outcome)
 

@@ -27,8 +27,6 @@ def post_timecard_batch(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> BatchResult:
     """ "Send to TempWorks": check every assignment and write its timecards, replacing earlier sends."""
-    # Loaded by the first batch, not at cold start (idempotency pulls in Powertools' JMESPath stack).
-    from timerack_bridge.adapters.dynamodb.idempotency import run_idempotent
     from timerack_bridge.logic.intake import submit_batch
 
     services = services_of(router)
@@ -51,9 +49,8 @@ def post_timecard_batch(
 
     if idempotency_key and not dry_run:
         fingerprint = body.model_dump(mode="json", by_alias=True)
-        reply = run_idempotent(
-            services, f"{caller(router).principal}|{idempotency_key}", fingerprint, run, router.lambda_context
-        )
+        key = f"{caller(router).principal}|{idempotency_key}"
+        reply = services.idempotency.run(key, fingerprint, run, router.lambda_context)
     else:
         reply = run()
     return BatchResult.model_validate(reply)
