@@ -19,13 +19,16 @@ def export_on_stand_in(running: RuntimeInfo, client_key: str | None) -> int:
     """Run the export against the running runtime's tables into its outbox; 1 when a client failed."""
     from timerack_bridge.adapters.destinations import OutboxDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.logic.export_run import run_export
 
-    store = AdminStore(stand_in_client("dynamodb", running.moto_url), running.table_name)
+    dynamodb = stand_in_client("dynamodb", running.moto_url)
+    store, runs = AdminStore(dynamodb, running.table_name), ExportRunStore(dynamodb, running.table_name)
     try:
         total = 1 if client_key else sum(1 for _ in store.iter_clients())
         progress = _ProgressBar(total)
-        run = run_export(store, OutboxDestination(Path(running.outbox_dir)), client_key=client_key, progress=progress)
+        outbox = OutboxDestination(Path(running.outbox_dir))
+        run = run_export(store, outbox, client_key=client_key, progress=progress, runs=runs, trigger="local-cli")
     except (BotoCoreError, ClientError) as exc:
         raise LocalError(
             f"the local runtime's stand-in at {running.moto_url} does not answer ({exc}); is the runtime still running?"

@@ -52,10 +52,13 @@ def start_workers(
     mailer: MailerOutbox,
 ) -> list[Any]:
     """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds) and the mailer."""
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.logic.export_run import run_export
 
+    runs = ExportRunStore(admin.client, admin.table_name)
+
     def scheduled_export() -> None:
-        run = run_export(admin, destination)
+        run = run_export(admin, destination, runs=runs, trigger="local-schedule")
         for outcome in run.clients:
             log.info(
                 "export %s: %s (%d employees, %d assignments, %d problems)",

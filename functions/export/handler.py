@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.domain.export_models import ExportRequest, ExportRun
 
 # The export's own code, Powertools' parser models and boto3's client load on the first invoke,
@@ -42,6 +43,13 @@ settings = ExportSettings.from_env()
 class ExportAdapters:
     admin_store: AdminStore
     destination: ExportDestination
+
+    @property
+    def runs(self) -> ExportRunStore:
+        """Where the run is recorded: the admin store's table."""
+        from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+
+        return ExportRunStore(self.admin_store.client, self.admin_store.table_name)
 
 
 @lru_cache(maxsize=1)
@@ -96,12 +104,16 @@ def lambda_handler(
         client_key=request.client_key,
         today=today,
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        runs=adapters.runs,
+        trigger="invoke" if today is None else "hourly",  # the schedule's tick sets the day
     )
     publish_metrics(run)
     tracer.put_annotation(key="export_failed", value=run.failures > 0)
     logger.info(
         "export run finished",
         extra={
+            "run_id": run.run_id,
+            "trigger": run.trigger,
             "destination": run.destination,
             "clients": len(run.clients),
             "exported": run.count("exported"),

@@ -106,10 +106,12 @@ IDEMPOTENCY_TABLE_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ]
+# BatchWriteItem: the run's client outcomes (adapters/dynamodb/export_runs.py).
 EXPORT_TABLE_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",

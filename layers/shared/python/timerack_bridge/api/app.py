@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import ValidationError
 
 from timerack_bridge import __version__
+from timerack_bridge.api import swagger
 from timerack_bridge.api.models.output import Health
 from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, proofing, timecards
 from timerack_bridge.exceptions import BridgeError
@@ -45,7 +46,7 @@ class Resolver(APIGatewayRestResolver):
             # Routers are module-level; point them at the resolver serving this request (its context).
             module.router.api_resolver = self
         if not self._swagger_enabled and event.get("path") == SWAGGER_PATH:
-            from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+            from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Tag
 
             self.enable_swagger(
                 path=SWAGGER_PATH,
@@ -53,6 +54,7 @@ class Resolver(APIGatewayRestResolver):
                 version=__version__,
                 security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
                 security=[{"bearer": []}],
+                tags=[Tag(name=name, description=description) for name, description in swagger.TAGS],
             )
             self._swagger_enabled = True
         return super().resolve(event, context)
@@ -173,7 +175,12 @@ def build_app() -> Resolver:
     app = Resolver(enable_validation=True)
     for module in ROUTERS:
         app.include_router(module.router)
-    app.get("/v1/health")(health)
+    app.get(
+        "/v1/health",
+        tags=[swagger.HEALTH],
+        summary="Check that the API is up",
+        description="Answers status ok and the version that runs. Open to anyone, no sign-in needed: for monitoring.",
+    )(health)
     app.exception_handler(BridgeError)(handle_bridge_error)
     app.exception_handler(RequestValidationError)(handle_validation_error)
     app.exception_handler(ValidationError)(handle_model_error)

@@ -14,6 +14,7 @@ from timerack_bridge.config import ApiSettings
 if TYPE_CHECKING:
     from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.adapters.dynamodb.idempotency import IdempotentSends
     from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
     from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
@@ -53,6 +54,12 @@ class Services:
         from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
 
         return TimecardStore(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def export_runs(self) -> ExportRunStore:
+        from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+
+        return ExportRunStore(self.dynamodb, self.settings.table_name)
 
     @cached_property
     def idempotency(self) -> IdempotentSends:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Annotated, Literal
+from uuid import uuid4
 
 from pydantic import Field
 
@@ -77,13 +79,56 @@ class ClientOutcome(CamelModel):
     assignments: int = 0
     problems: list[ExportProblem] = Field(default_factory=list)
     error: str | None = None
+    # The Primary Customer's node: which reps see this outcome.
+    hierarchy_node_id: str | None = None
+
+
+# Who started a run: the hourly rule, a direct invoke, "Update From TempWorks", the local runtime.
+RunTrigger = Literal["hourly", "invoke", "update-from-tempworks", "local-schedule", "local-cli"]
+
+
+class RunCounts(CamelModel):
+    """A run's clients by status."""
+
+    exported: int = 0
+    failed: int = 0
+    skipped_locked: int = 0
+    skipped_not_primary: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[ClientStatus]) -> RunCounts:
+        counts = cls()
+        for status in statuses:
+            field = status.replace("-", "_")
+            setattr(counts, field, getattr(counts, field) + 1)
+        return counts
+
+    def plus(self, other: RunCounts) -> RunCounts:
+        return RunCounts(**{name: getattr(self, name) + getattr(other, name) for name in RunCounts.model_fields})
+
+
+# The counts of outcomes without a node (none today): an admin's only. Not empty: DynamoDB map keys.
+NO_NODE = "-"
+
+
+def new_run_id() -> str:
+    return uuid4().hex
 
 
 class ExportRun(CamelModel):
+    run_id: str = Field(default_factory=new_run_id)
+    trigger: RunTrigger = "invoke"
     started_at: datetime
     finished_at: datetime | None = None
     destination: str
     clients: list[ClientOutcome] = Field(default_factory=list)
+
+    def counts_by_node(self) -> dict[str, RunCounts]:
+        """The counts per Primary Customer node, so a rep's counts are those of the nodes they see."""
+        nodes: dict[str, list[ClientStatus]] = {}
+        for outcome in self.clients:
+            nodes.setdefault(outcome.hierarchy_node_id or NO_NODE, []).append(outcome.status)
+        return {node: RunCounts.of(statuses) for node, statuses in nodes.items()}
 
     def count(self, status: ClientStatus) -> int:
         return sum(1 for outcome in self.clients if outcome.status == status)
@@ -91,6 +136,37 @@ class ExportRun(CamelModel):
     @property
     def failures(self) -> int:
         return self.count("failed")
+
+
+class ExportRunSummary(CamelModel):
+    """A recorded run as listed: when, how started, and its clients by status (those the caller sees)."""
+
+    run_id: str
+    trigger: RunTrigger
+    destination: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: RunCounts
+
+
+class ExportRunRecord(CamelModel):
+    """A recorded run as stored: its counts kept per node (the outcomes are items of their own)."""
+
+    run_id: str
+    trigger: RunTrigger
+    destination: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts_by_node: dict[str, RunCounts] = Field(default_factory=dict)
+
+    def summary(self, sees: Callable[[str], bool] | None = None) -> ExportRunSummary:
+        """The run's counts over every node (an admin) or over the nodes `sees` allows (a rep)."""
+        counts = RunCounts()
+        for node, node_counts in self.counts_by_node.items():
+            if sees is None or (node != NO_NODE and sees(node)):
+                counts = counts.plus(node_counts)
+        fields = self.model_dump(exclude={"counts_by_node"})
+        return ExportRunSummary(**fields, counts=counts)
 
 
 class ExportRequest(CamelModel):

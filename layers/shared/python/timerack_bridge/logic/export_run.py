@@ -12,15 +12,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from timerack_bridge.domain.entities import Assignment, Customer
-from timerack_bridge.domain.export_models import ClientOutcome, ClientStatus, ExportRun
+from timerack_bridge.domain.export_models import ClientOutcome, ClientStatus, ExportRun, RunTrigger
 from timerack_bridge.domain.export_payload import build_client_export, in_export_window
 from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.logic.ports import DestinationError, ExportLeases, ExportSource, ExportTarget, RunLease
+from timerack_bridge.logic.ports import (
+    DestinationError,
+    ExportLeases,
+    ExportRuns,
+    ExportSource,
+    ExportTarget,
+    RunLease,
+)
 
 logger = Logger(service="timerack-bridge", child=True)
 
 # Time kept back for reading one client's data and finishing the run (metrics, reply).
 RESERVE_SECONDS = 10.0
+
+# Outcomes are recorded in groups of this size (one BatchWriteItem each), so memory and retries stay small.
+OUTCOMES_PER_WRITE = 25
 
 # What one client's export may fail with; anything else is a bug and stops the run loudly.
 CLIENT_FAILURES = (DestinationError, ClientError, BotoCoreError, ValidationError, ValueError)
@@ -60,6 +70,7 @@ def export_client(
     return ClientOutcome(
         client_key=payload.client_key,
         customer_id=customer.customer_id,
+        hierarchy_node_id=customer.hierarchy_node_id,
         status="exported",
         employees=len(payload.employees),
         assignments=len(payload.assignments),
@@ -86,6 +97,8 @@ def run_export(
     today: date | None = None,
     progress: Callable[[ClientOutcome], None] | None = None,
     seconds_left: Callable[[], float] | None = None,
+    runs: ExportRuns | None = None,
+    trigger: RunTrigger = "invoke",
 ) -> ExportRun:
     """Export every client (or the one `client_key` names; NotFoundError if none has it).
 
@@ -96,23 +109,28 @@ def run_export(
     `progress` is called with each client's outcome as soon as it is known. With `seconds_left`
     (the Lambda's remaining time), a client is only started while a worst-case send still fits;
     the clients after that are reported failed ("not started") rather than cut off mid-send.
+    With `runs`, the run and each client's outcome are recorded under the run's id, as `trigger`.
     """
     started = datetime.now(UTC)
     exporter = _Exporter(
         admin_store,
         destination,
         lock or admin_store.export_leases(),
-        ExportRun(started_at=started, destination=destination.name),
+        ExportRun(started_at=started, destination=destination.name, trigger=trigger),
         today=today or started.date(),
         progress=progress,
         seconds_left=seconds_left,
+        runs=runs,
     )
-    customers = exporter.primary_customers(_clients(admin_store, client_key), include)
+    clients = _clients(admin_store, client_key)  # an unknown client key is refused before a run is recorded
+    if runs is not None:
+        runs.start(exporter.result)
+    customers = exporter.primary_customers(clients, include)
     if client_key is None and include is None:
         exporter.export_under_run_lease(customers)
     else:
         exporter.export_under_client_leases(customers)
-    exporter.result.finished_at = datetime.now(UTC)
+    exporter.finish()
     return exporter.result
 
 
@@ -129,16 +147,34 @@ class _Exporter:
         today: date,
         progress: Callable[[ClientOutcome], None] | None,
         seconds_left: Callable[[], float] | None,
+        runs: ExportRuns | None = None,
     ) -> None:
         self.admin_store, self.destination, self.lock, self.result = admin_store, destination, lock, result
         self.today, self.progress, self.seconds_left = today, progress, seconds_left
         self.needed = destination.longest_send_seconds + RESERVE_SECONDS
+        self.runs, self.unrecorded = runs, list[ClientOutcome]()
 
     def record(self, outcome: ClientOutcome) -> None:
         self.result.clients.append(outcome)
         _log_outcome(outcome)
         if self.progress is not None:
             self.progress(outcome)
+        if self.runs is not None:
+            self.unrecorded.append(outcome)
+            if len(self.unrecorded) >= OUTCOMES_PER_WRITE:
+                self._write_outcomes()
+
+    def _write_outcomes(self) -> None:
+        if self.runs is not None and self.unrecorded:
+            self.runs.add_outcomes(self.result.run_id, self.unrecorded)
+            self.unrecorded = []
+
+    def finish(self) -> None:
+        """The run's end: its last outcomes, then the run with its counts."""
+        self.result.finished_at = datetime.now(UTC)
+        self._write_outcomes()
+        if self.runs is not None:
+            self.runs.finish(self.result)
 
     def out_of_time(self) -> bool:
         return self.seconds_left is not None and self.seconds_left() < self.needed
@@ -209,6 +245,7 @@ def _outcome(customer: Customer, status: ClientStatus, error: str | None = None)
     return ClientOutcome(
         client_key=customer.timerack_client_key or "",
         customer_id=customer.customer_id,
+        hierarchy_node_id=customer.hierarchy_node_id,
         status=status,
         error=error,
     )

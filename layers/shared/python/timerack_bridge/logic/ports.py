@@ -22,7 +22,7 @@ from timerack_bridge.domain.entities import (
     ServiceRep,
     Timecard,
 )
-from timerack_bridge.domain.export_models import ExportPayload
+from timerack_bridge.domain.export_models import ClientOutcome, ExportPayload, ExportRun
 from timerack_bridge.domain.proofing import WeekUnit
 from timerack_bridge.domain.replacement import UnitState
 from timerack_bridge.domain.weeks import NodeWeeks
@@ -201,6 +201,14 @@ class ExportSource(Protocol):
     def iter_customer_contents(self, customer_id: int) -> Iterator[Assignment | Customer]: ...
     def batch_get_employees(self, employee_ids: Sequence[int]) -> dict[int, Employee]: ...
     def export_leases(self) -> ExportLeases: ...
+
+
+class ExportRuns(Protocol):
+    """Where each run is recorded: the run when it starts and ends, its clients' outcomes as they come."""
+
+    def start(self, run: ExportRun) -> None: ...
+    def add_outcomes(self, run_id: str, outcomes: Sequence[ClientOutcome]) -> None: ...
+    def finish(self, run: ExportRun) -> None: ...
 
 
 class ExportTarget(Protocol):

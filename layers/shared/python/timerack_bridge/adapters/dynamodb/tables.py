@@ -38,12 +38,19 @@ Query or a transaction, never Scan.
 | one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
 | export lease of a whole run (TTL)     | EXPORTLOCK                  | RUN                             |       |
 | export lease of one client (TTL)      | EXPORTLOCK                  | CUSTOMER#{customerId}           |       |
+| export run (TTL 90 days)              | EXPORTRUN#{runId}           | RUN                             |       |
+| export runs, newest first             | gsi2pk=EXPORTRUNS           | gsi2sk={startedAt}#{runId}      | gsi2  |
+| a run's client outcomes (TTL, pages)  | EXPORTRUN#{runId}           | CLIENT#{customerId:012}         |       |
 
 Reading the admin data back (`GET /v1/...`) pages these partitions with `limit`/`nextToken`: security
 groups and a node's weeks on the table, the rest on the rows above. An assignment list's `status` (and,
 on an employee's list, `customerId`) is a FilterExpression on that one customer's or employee's
 partition. Reps, Primary Customers and assignments stored before their list rows existed are read by
 id as before, and join the lists on their next PUT (an unchanged re-PUT is the backfill).
+
+An export run's outcomes are items of their own (BatchWriteItem, 25 a call), so a run of any number of
+clients stays far below the 400 KB item limit; the run item keeps its counts per hierarchy node, so a
+rep's counts are summed over the nodes they see without reading the outcomes.
 
 Batch listings take a submitted-at range as a key condition on `{submittedAt}#{batchId}` (UTC ISO).
 

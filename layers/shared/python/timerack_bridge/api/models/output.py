@@ -18,6 +18,7 @@ from timerack_bridge.domain.entities import (
     Timecard,
     Week,
 )
+from timerack_bridge.domain.export_models import ClientOutcome, ExportRunSummary
 from timerack_bridge.domain.proofing import PayCodeTotal, ProofedTimecard
 from timerack_bridge.domain.types import CamelModel
 
@@ -131,4 +132,18 @@ class WeekTimecardPage(CamelModel):
     hierarchy_node_id: str
     items: list[ProofedTimecard]
     totals: list[PayCodeTotal]
+    next_token: str | None = None
+
+
+class ExportRunList(CamelModel):
+    """`GET /v1/exports`: the runs, newest first; a rep's counts are those of their clients."""
+
+    items: list[ExportRunSummary]
+    next_token: str | None = None
+
+
+class ExportRunDetail(ExportRunSummary):
+    """`GET /v1/exports/{runId}`: the run and a page of its clients' outcomes (a rep's: their clients')."""
+
+    clients: list[ClientOutcome]
     next_token: str | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from timerack_bridge.api.models import examples
 from timerack_bridge.api.models.input import (
     AssignmentIn,
     CustomerIn,
@@ -27,6 +28,7 @@ from timerack_bridge.api.models.output import (
     WeekPage,
 )
 from timerack_bridge.api.routes.common import admin_caller, services_of
+from timerack_bridge.api.swagger import ADMIN_DATA
 from timerack_bridge.domain.entities import (
     Assignment,
     Customer,
@@ -52,8 +54,19 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 
 
-@router.put("/v1/hierarchy/<node_id>")
-def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
+@router.put(
+    "/v1/hierarchy/<node_id>",
+    tags=[ADMIN_DATA],
+    summary="Add or change a hierarchy node",
+    description=(
+        "Stores a branch, region or other level of the hierarchy under its parent. Admins only (scope "
+        "timerack/admin); anyone else 403. An unknown parent or a loop in the tree is 422; sending the stored "
+        "node again changes nothing."
+    ),
+)
+def put_hierarchy_node(
+    node_id: NodeId, body: Annotated[HierarchyNodeIn, Body(openapi_examples=examples.HIERARCHY_NODE)]
+) -> HierarchyNode:
     admin_caller(router)
     node = HierarchyNode(node_id=node_id, **body.model_dump())
     store = services_of(router).admin
@@ -62,8 +75,19 @@ def put_hierarchy_node(node_id: NodeId, body: HierarchyNodeIn) -> HierarchyNode:
     return node
 
 
-@router.put("/v1/service-reps/<rep_id>")
-def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
+@router.put(
+    "/v1/service-reps/<rep_id>",
+    tags=[ADMIN_DATA],
+    summary="Add or change a service rep",
+    description=(
+        "Stores a service rep: the TempWorks user (their sign-in's principal) and the hierarchy node they "
+        "work at. Admins only (scope timerack/admin); anyone else 403. A principal another rep holds is 409; "
+        "an unknown node 422."
+    ),
+)
+def put_service_rep(
+    rep_id: NodeId, body: Annotated[ServiceRepIn, Body(openapi_examples=examples.SERVICE_REP)]
+) -> ServiceRep:
     admin_caller(router)
     rep = ServiceRep(rep_id=rep_id, **body.model_dump())
     store = services_of(router).admin
@@ -74,8 +98,19 @@ def put_service_rep(rep_id: NodeId, body: ServiceRepIn) -> ServiceRep:
     return rep
 
 
-@router.put("/v1/security-groups/<name>")
-def put_security_group(name: GroupNamePath, body: SecurityGroupIn) -> SecurityGroup:
+@router.put(
+    "/v1/security-groups/<name>",
+    tags=[ADMIN_DATA],
+    summary="Add or change a security group",
+    description=(
+        'Stores a security group: its node, its permissions ("Timerack" lets members use the integration) and '
+        "its members (service rep ids). Admins only (scope timerack/admin); anyone else 403. An unknown node "
+        "or rep is 422."
+    ),
+)
+def put_security_group(
+    name: GroupNamePath, body: Annotated[SecurityGroupIn, Body(openapi_examples=examples.SECURITY_GROUP)]
+) -> SecurityGroup:
     admin_caller(router)
     group = SecurityGroup(name=name, **body.model_dump())
     store = services_of(router).admin
@@ -84,8 +119,20 @@ def put_security_group(name: GroupNamePath, body: SecurityGroupIn) -> SecurityGr
     return group
 
 
-@router.put("/v1/customers/<customer_id>")
-def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
+@router.put(
+    "/v1/customers/<customer_id>",
+    tags=[ADMIN_DATA],
+    summary="Add or change a customer",
+    description=(
+        "Stores a customer with its node, its parent (none for a Primary Customer), its Timerack Client Key "
+        "and mode (Connect or manual import). Admins only (scope timerack/admin); anyone else 403. A key "
+        "another customer holds is 409; a key on a customer with a parent, or an unknown node or parent, is "
+        "422."
+    ),
+)
+def put_customer(
+    customer_id: RecordIdPath, body: Annotated[CustomerIn, Body(openapi_examples=examples.CUSTOMER)]
+) -> Customer:
     admin_caller(router)
     customer = Customer(customer_id=customer_id, **body.model_dump())
     store = services_of(router).admin
@@ -96,8 +143,20 @@ def put_customer(customer_id: RecordIdPath, body: CustomerIn) -> Customer:
     return customer
 
 
-@router.put("/v1/employees/<employee_id>")
-def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
+@router.put(
+    "/v1/employees/<employee_id>",
+    tags=[ADMIN_DATA],
+    summary="Add or change an employee",
+    description=(
+        "Stores an employee. The SSN is write-only: only its last four digits are kept (for the default PIN), "
+        "and left out the stored last four stay; a PIN override is six digits. Admins only (scope "
+        "timerack/admin); anyone else 403. A malformed SSN or PIN, or an unknown node, is 422. Never answers "
+        "with an SSN or a PIN."
+    ),
+)
+def put_employee(
+    employee_id: RecordIdPath, body: Annotated[EmployeeIn, Body(openapi_examples=examples.EMPLOYEE)]
+) -> EmployeeOut:
     """Store an employee. The SSN is reduced to its last four; omitted, the stored last four stay."""
     admin_caller(router)
     store = services_of(router).admin
@@ -123,7 +182,15 @@ def put_employee(employee_id: RecordIdPath, body: EmployeeIn) -> EmployeeOut:
     return EmployeeOut.of(employee)
 
 
-@router.get("/v1/employees/<employee_id>")
+@router.get(
+    "/v1/employees/<employee_id>",
+    tags=[ADMIN_DATA],
+    summary="Look up an employee",
+    description=(
+        "One employee, with hasSsn and hasPinOverride instead of the SSN and PIN. Admins only (scope "
+        "timerack/admin); anyone else 403. 404 when absent."
+    ),
+)
 def get_employee(employee_id: RecordIdPath) -> EmployeeOut:
     admin_caller(router)
     employee = services_of(router).admin.get_employee(employee_id)
@@ -132,7 +199,15 @@ def get_employee(employee_id: RecordIdPath) -> EmployeeOut:
     return EmployeeOut.of(employee)
 
 
-@router.get("/v1/employees")
+@router.get(
+    "/v1/employees",
+    tags=[ADMIN_DATA],
+    summary="Find employees with (or without) a PIN override",
+    description=(
+        "The enhanced search: the employees whose PIN is overridden (hasPinOverride=true) or not, a page at a "
+        "time (limit, nextToken). Admins only (scope timerack/admin); anyone else 403."
+    ),
+)
 def search_employees(
     has_pin_override: Annotated[bool, Query(alias="hasPinOverride")],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -146,8 +221,19 @@ def search_employees(
     return EmployeePage(items=[EmployeeOut.of(e) for e in employees], next_token=token)
 
 
-@router.put("/v1/assignments/<assignment_id>")
-def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignment:
+@router.put(
+    "/v1/assignments/<assignment_id>",
+    tags=[ADMIN_DATA],
+    summary="Add or change an assignment",
+    description=(
+        "Stores an assignment of an employee at a customer: its node, status (Active, Complete, Cancelled...) "
+        "and dates. Admins only (scope timerack/admin); anyone else 403. An unknown employee, customer or "
+        "node is 422."
+    ),
+)
+def put_assignment(
+    assignment_id: RecordIdPath, body: Annotated[AssignmentIn, Body(openapi_examples=examples.ASSIGNMENT)]
+) -> Assignment:
     admin_caller(router)
     assignment = Assignment(assignment_id=assignment_id, **body.model_dump())
     store = services_of(router).admin
@@ -158,8 +244,19 @@ def put_assignment(assignment_id: RecordIdPath, body: AssignmentIn) -> Assignmen
     return assignment
 
 
-@router.put("/v1/weeks/<weekend_bill>")
-def put_week(weekend_bill: Annotated[IsoDate, Path()], body: WeekIn) -> Week:
+@router.put(
+    "/v1/weeks/<weekend_bill>",
+    tags=[ADMIN_DATA],
+    summary="Open or close a week",
+    description=(
+        "Opens or closes the week ending weekendBill at a hierarchy node: timecards are taken only for open "
+        "weeks. Admins only (scope timerack/admin); anyone else 403. A date that is not the agency's "
+        "week-ending day, or an unknown node, is 422."
+    ),
+)
+def put_week(
+    weekend_bill: Annotated[IsoDate, Path()], body: Annotated[WeekIn, Body(openapi_examples=examples.WEEK)]
+) -> Week:
     admin_caller(router)
     week = Week(weekend_bill=weekend_bill, **body.model_dump())
     services = services_of(router)
@@ -179,46 +276,103 @@ def _found(record: _Record | None, what: str) -> _Record:
     return record
 
 
-@router.get("/v1/hierarchy")
+@router.get(
+    "/v1/hierarchy",
+    tags=[ADMIN_DATA],
+    summary="See the whole hierarchy",
+    description=(
+        "Every hierarchy node with its parent: the whole tree in one reply. Admins only (scope "
+        "timerack/admin); anyone else 403."
+    ),
+)
 def list_hierarchy() -> HierarchyOut:
     """The whole hierarchy tree (one Query of its partition): every node with its parent."""
     admin_caller(router)
     return HierarchyOut(items=services_of(router).admin.list_nodes())
 
 
-@router.get("/v1/hierarchy/<node_id>")
+@router.get(
+    "/v1/hierarchy/<node_id>",
+    tags=[ADMIN_DATA],
+    summary="Look up a hierarchy node",
+    description=(
+        "One hierarchy node with its parent and whether it allows master data. Admins only (scope "
+        "timerack/admin); anyone else 403. 404 when absent."
+    ),
+)
 def get_hierarchy_node(node_id: NodeId) -> HierarchyNode:
     admin_caller(router)
     return _found(services_of(router).admin.get_node(node_id), f"hierarchy node {node_id}")
 
 
-@router.get("/v1/service-reps")
+@router.get(
+    "/v1/service-reps",
+    tags=[ADMIN_DATA],
+    summary="List the service reps",
+    description=(
+        "The service reps by rep id, a page at a time (limit, nextToken). Admins only (scope timerack/admin); "
+        "anyone else 403."
+    ),
+)
 def list_service_reps(limit: Limit = 100, next_token: NextToken = None) -> ServiceRepPage:
     admin_caller(router)
     reps, token = services_of(router).admin.rep_page(limit=limit, next_token=next_token)
     return ServiceRepPage(items=reps, next_token=token)
 
 
-@router.get("/v1/service-reps/<rep_id>")
+@router.get(
+    "/v1/service-reps/<rep_id>",
+    tags=[ADMIN_DATA],
+    summary="Look up a service rep",
+    description=(
+        "One service rep: name, principal and current hierarchy node. Admins only (scope timerack/admin); "
+        "anyone else 403. 404 when absent."
+    ),
+)
 def get_service_rep(rep_id: NodeId) -> ServiceRep:
     admin_caller(router)
     return _found(services_of(router).admin.get_rep(rep_id), f"service rep {rep_id}")
 
 
-@router.get("/v1/security-groups")
+@router.get(
+    "/v1/security-groups",
+    tags=[ADMIN_DATA],
+    summary="List the security groups",
+    description=(
+        "The security groups by name, a page at a time (limit, nextToken). Admins only (scope "
+        "timerack/admin); anyone else 403."
+    ),
+)
 def list_security_groups(limit: Limit = 100, next_token: NextToken = None) -> SecurityGroupPage:
     admin_caller(router)
     groups, token = services_of(router).admin.group_page(limit=limit, next_token=next_token)
     return SecurityGroupPage(items=groups, next_token=token)
 
 
-@router.get("/v1/security-groups/<name>")
+@router.get(
+    "/v1/security-groups/<name>",
+    tags=[ADMIN_DATA],
+    summary="Look up a security group",
+    description=(
+        "One security group with its node, permissions and members. Admins only (scope timerack/admin); "
+        "anyone else 403. 404 when absent."
+    ),
+)
 def get_security_group(name: GroupNamePath) -> SecurityGroup:
     admin_caller(router)
     return _found(services_of(router).admin.get_group(name), f"security group {name}")
 
 
-@router.get("/v1/customers")
+@router.get(
+    "/v1/customers",
+    tags=[ADMIN_DATA],
+    summary="List customers, or find one by Client Key",
+    description=(
+        "The Primary Customers; with parentCustomerId that customer's children; with clientKey the Primary "
+        "Customer holding that Timerack Client Key (one or none). Admins only (scope timerack/admin); anyone "
+        "else 403. clientKey with another filter or a nextToken is 422."
+    ),
+)
 def list_customers(
     client_key: Annotated[ClientKey | None, Query(alias="clientKey")] = None,
     parent_customer_id: Annotated[IdText | None, Query(alias="parentCustomerId", ge=1, le=2**53)] = None,
@@ -238,13 +392,30 @@ def list_customers(
     return CustomerPage(items=customers, next_token=token)
 
 
-@router.get("/v1/customers/<customer_id>")
+@router.get(
+    "/v1/customers/<customer_id>",
+    tags=[ADMIN_DATA],
+    summary="Look up a customer",
+    description=(
+        "One customer with its node, parent, Client Key and Timerack mode. Admins only (scope "
+        "timerack/admin); anyone else 403. 404 when absent."
+    ),
+)
 def get_customer(customer_id: RecordIdPath) -> Customer:
     admin_caller(router)
     return _found(services_of(router).admin.get_customer(customer_id), f"customer {customer_id}")
 
 
-@router.get("/v1/assignments")
+@router.get(
+    "/v1/assignments",
+    tags=[ADMIN_DATA],
+    summary="List a customer's or an employee's assignments",
+    description=(
+        "The assignments of a customer (customerId), of an employee (employeeId), or of that employee at that "
+        "customer, optionally of one status, a page at a time. Admins only (scope timerack/admin); anyone "
+        "else 403. Neither customerId nor employeeId is 422."
+    ),
+)
 def list_assignments(
     customer_id: Annotated[IdText | None, Query(alias="customerId", ge=1, le=2**53)] = None,
     employee_id: Annotated[IdText | None, Query(alias="employeeId", ge=1, le=2**53)] = None,
@@ -261,13 +432,29 @@ def list_assignments(
     return AssignmentPage(items=assignments, next_token=token)
 
 
-@router.get("/v1/assignments/<assignment_id>")
+@router.get(
+    "/v1/assignments/<assignment_id>",
+    tags=[ADMIN_DATA],
+    summary="Look up an assignment",
+    description=(
+        "One assignment with its employee, customer, node, status and dates. Admins only (scope "
+        "timerack/admin); anyone else 403. 404 when absent."
+    ),
+)
 def get_assignment(assignment_id: RecordIdPath) -> Assignment:
     admin_caller(router)
     return _found(services_of(router).admin.get_assignment(assignment_id), f"assignment {assignment_id}")
 
 
-@router.get("/v1/weeks")
+@router.get(
+    "/v1/weeks",
+    tags=[ADMIN_DATA],
+    summary="List a node's weeks",
+    description=(
+        "The weeks of one hierarchy node, open or closed, oldest weekend bill first. Admins only (scope "
+        "timerack/admin); anyone else 403."
+    ),
+)
 def list_weeks(hierarchy_node_id: NodeQuery, limit: Limit = 100, next_token: NextToken = None) -> WeekPage:
     """The weeks of one hierarchy node, oldest weekend bill first."""
     admin_caller(router)
@@ -275,7 +462,15 @@ def list_weeks(hierarchy_node_id: NodeQuery, limit: Limit = 100, next_token: Nex
     return WeekPage(items=weeks, next_token=token)
 
 
-@router.get("/v1/weeks/<weekend_bill>")
+@router.get(
+    "/v1/weeks/<weekend_bill>",
+    tags=[ADMIN_DATA],
+    summary="Look up a week at a node",
+    description=(
+        "Whether the week ending weekendBill is open or closed at the node. Admins only (scope "
+        "timerack/admin); anyone else 403. 404 when absent."
+    ),
+)
 def get_week(weekend_bill: Annotated[IsoDate, Path()], hierarchy_node_id: NodeQuery) -> Week:
     admin_caller(router)
     week = services_of(router).admin.get_week(hierarchy_node_id, weekend_bill)

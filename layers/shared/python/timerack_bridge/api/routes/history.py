@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.models.output import BatchSummaryList
 from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
+from timerack_bridge.api.swagger import PAYROLL_HISTORY
 from timerack_bridge.domain.access import TimerackAccess
 from timerack_bridge.domain.batch import BatchResult, SubmittedRange
 from timerack_bridge.domain.report import render_csv
@@ -75,7 +76,17 @@ def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
     return batch
 
 
-@router.get("/v1/payroll-history")
+@router.get(
+    "/v1/payroll-history",
+    tags=[PAYROLL_HISTORY],
+    summary="List the batches sent (Payroll History)",
+    description=(
+        "A client's batches, newest first, with their counts and status, a page at a time; submittedFrom and "
+        "submittedTo keep those sent in that range. Admins may leave out clientKey to see every client's. "
+        "Admins, and Timerack service reps for the clients they can see (404 for others); a rep without "
+        "clientKey, or a bad date, is 422."
+    ),
+)
 def list_payroll_history(
     client_key: Annotated[ClientKey | None, Query(alias="clientKey")] = None,
     submitted_from: SubmittedFrom = None,
@@ -104,12 +115,29 @@ def list_payroll_history(
     return BatchSummaryList(items=items, next_token=token)
 
 
-@router.get("/v1/payroll-history/<batch_id>")
+@router.get(
+    "/v1/payroll-history/<batch_id>",
+    tags=[PAYROLL_HISTORY],
+    summary="See one batch and its results",
+    description=(
+        "One batch with the result of each assignment: created, replaced or error, with the error's reason. "
+        "Admins, and Timerack service reps for the clients they can see; 404 when absent or not visible."
+    ),
+)
 def get_payroll_history(batch_id: BatchId) -> BatchResult:
     return _visible_batch(admin_or_timerack_access(router), batch_id)
 
 
-@router.get("/v1/payroll-history/<batch_id>/report.csv")
+@router.get(
+    "/v1/payroll-history/<batch_id>/report.csv",
+    tags=[PAYROLL_HISTORY],
+    summary="Download a batch's report as CSV",
+    description=(
+        "The batch's results as CSV, one row per assignment and pay code: Assignment ID, Employee ID, Pay "
+        "Code, Weekend Bill, Status, Error Message. Admins, and Timerack service reps for the clients they "
+        "can see; 404 when absent or not visible."
+    ),
+)
 def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
     batch = _visible_batch(admin_or_timerack_access(router), batch_id)
     return Response(

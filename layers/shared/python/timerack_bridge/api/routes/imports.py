@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from timerack_bridge.api.auth import require_visible_customer
+from timerack_bridge.api.models import examples
 from timerack_bridge.api.models.input import TimecardImportIn
 from timerack_bridge.api.models.output import RowErrorOut, TimecardImportOut
 from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
+from timerack_bridge.api.swagger import IMPORTS
 
 if TYPE_CHECKING:
     from timerack_bridge.logic.feed_import import ImportOutcome
@@ -53,11 +55,19 @@ IMPORT_REPLIES: dict[int, Any] = {
 
 @router.post(
     "/v1/timecard-imports",
-    description="Import a Timerack Feed whole or not at all; dryRun=true checks it and gives the same answer.",
+    tags=[IMPORTS],
+    summary="Import a Timerack Feed file (manual Timecard Import)",
+    description=(
+        "Imports a Timerack Feed file for a Primary Customer that does not use Connect, for the week ending "
+        "weekendBill: the whole file or nothing; dryRun=true checks it and gives the same answer. Admins, "
+        "and Timerack service reps for the customers they can see (404 for others). A Connect customer, a "
+        "customer without a Client Key or a week that is not open is 409; rows that fail are listed in a 422."
+    ),
     responses=IMPORT_REPLIES,
 )
 def post_timecard_import(
-    body: TimecardImportIn, dry_run: Annotated[bool, Query(alias="dryRun")] = False
+    body: Annotated[TimecardImportIn, Body(openapi_examples=examples.TIMECARD_IMPORT)],
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
 ) -> Response[TimecardImportOut]:
     """Import a Timerack Feed for a parent customer and weekend bill (dryRun=true checks only)."""
     # The import's code (the feed reader, the pipeline) loads on the first import, not at every cold start.

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.models.output import WeekTimecardPage
 from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
+from timerack_bridge.api.swagger import TIMECARDS
 from timerack_bridge.domain.proofing_csv import render_proofing_csv
 from timerack_bridge.domain.types import ClientKey, Identifier, IsoDate, PayrollStatus
 from timerack_bridge.exceptions import ForbiddenError
@@ -33,7 +34,18 @@ def _may_proof(node_id: str, client_key: str | None) -> None:
         require_visible_client(access, services.admin, client_key)
 
 
-@router.get("/v1/weeks/<weekend_bill>/timecards")
+@router.get(
+    "/v1/weeks/<weekend_bill>/timecards",
+    tags=[TIMECARDS],
+    summary="Proof a week's timecards",
+    description=(
+        "Every current timecard of the week at or below the hierarchy node, with the employee, customer and "
+        "totals per pay code, a page at a time (limit, nextToken; a page may be short and still carry a "
+        "nextToken). Filter by clientKey and payrollStatus (open or sent). Admins for any node; a Timerack "
+        "service rep at or below their own node (403 above it; a client key they cannot see 404); an unknown "
+        "node 422."
+    ),
+)
 def get_week_timecards(
     weekend_bill: Annotated[IsoDate, Path()],
     hierarchy_node_id: NodeQuery,
@@ -67,7 +79,17 @@ def get_week_timecards(
     )
 
 
-@router.get("/v1/weeks/<weekend_bill>/timecards.csv")
+@router.get(
+    "/v1/weeks/<weekend_bill>/timecards.csv",
+    tags=[TIMECARDS],
+    summary="Download a week's timecards as CSV",
+    description=(
+        "The same selection as proofing a week, whole, as a CSV to proof in a spreadsheet: Assignment ID, "
+        "Employee ID, Employee Name, Customer, Pay Code, Date, Hours, Adjustments, Payroll Status, Last "
+        "Batch. Cells are safe from spreadsheet formulas. Who may call it and the refusals are those of the "
+        "JSON route; over 5,000 timecards 413."
+    ),
+)
 def get_week_timecards_csv(
     weekend_bill: Annotated[IsoDate, Path()],
     hierarchy_node_id: NodeQuery,

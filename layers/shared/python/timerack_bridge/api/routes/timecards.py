@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from timerack_bridge.api.auth import require_visible_client
+from timerack_bridge.api.models import examples
 from timerack_bridge.api.models.input import SendToPayrollIn, TimecardBatchIn
 from timerack_bridge.api.models.output import SendToPayrollOut, TimecardList
 from timerack_bridge.api.routes.common import admin_caller, caller, services_of, timerack_access
+from timerack_bridge.api.swagger import TIMECARDS
 from timerack_bridge.domain.batch import BatchResult
 from timerack_bridge.domain.types import IdText, IsoDate
 from timerack_bridge.exceptions import NotFoundError, PayloadTooLargeError
@@ -20,9 +22,20 @@ from timerack_bridge.logic.payroll_lock import lock_week
 router = Router()
 
 
-@router.post("/v1/timecard-batches")
+@router.post(
+    "/v1/timecard-batches",
+    tags=[TIMECARDS],
+    summary="Send timecards to TempWorks",
+    description=(
+        '"Send to TempWorks" from Timerack: checks every assignment of the batch and writes its timecards, '
+        "replacing what an earlier send wrote for that assignment and week; each assignment is created, "
+        "replaced or an error, with its reason. dryRun=true checks without writing. An Idempotency-Key "
+        "answers a repeat with the first reply. Timerack service reps in the security group only (403 "
+        "otherwise); a client key the rep cannot see 404; over 5,000 timecards 413; a malformed body 422."
+    ),
+)
 def post_timecard_batch(
-    body: TimecardBatchIn,
+    body: Annotated[TimecardBatchIn, Body(openapi_examples=examples.TIMECARD_BATCH)],
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> BatchResult:
@@ -56,7 +69,15 @@ def post_timecard_batch(
     return BatchResult.model_validate(reply)
 
 
-@router.get("/v1/timecards")
+@router.get(
+    "/v1/timecards",
+    tags=[TIMECARDS],
+    summary="See an assignment's timecards for a week",
+    description=(
+        "The current timecards of one assignment for the week ending weekendBill. Timerack service reps only; "
+        "an assignment the rep cannot see is 404, a date that is not the week-ending day 422."
+    ),
+)
 def get_timecards(
     assignment_id: Annotated[IdText, Query(alias="assignmentId", ge=1, le=2**53)],
     weekend_bill: Annotated[IsoDate, Query(alias="weekendBill")],
@@ -74,8 +95,20 @@ def get_timecards(
     return TimecardList(items=cards)
 
 
-@router.post("/v1/weeks/<weekend_bill>/send-to-payroll")
-def send_week_to_payroll(weekend_bill: Annotated[IsoDate, Path()], body: SendToPayrollIn) -> SendToPayrollOut:
+@router.post(
+    "/v1/weeks/<weekend_bill>/send-to-payroll",
+    tags=[TIMECARDS],
+    summary="Send a week to payroll (lock its timecards)",
+    description=(
+        "Locks the week's timecards at or below the hierarchy node: later sends from Timerack cannot replace "
+        "them and they show as sent. Admins only (scope timerack/admin); an unknown node or a date that is "
+        "not the week-ending day is 422."
+    ),
+)
+def send_week_to_payroll(
+    weekend_bill: Annotated[IsoDate, Path()],
+    body: Annotated[SendToPayrollIn, Body(openapi_examples=examples.SEND_TO_PAYROLL)],
+) -> SendToPayrollOut:
     """Lock the week's timecards at or below the node: later sends cannot replace them."""
     admin_caller(router)
     services = services_of(router)
