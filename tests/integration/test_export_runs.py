@@ -168,3 +168,29 @@ def test_outcomes_are_written_25_to_a_call_and_unprocessed_ones_retried(services
     assert [o.customer_id for o in page] == list(range(1, 61)) and token is None
     record = store.get_run(run.run_id)
     assert record is not None and record.summary().counts.exported == 60
+
+
+def test_a_rep_learns_nothing_of_a_run_of_another_branchs_clients(api: Any, destination: Any) -> None:
+    # Given a run of only the other branch's client, and one of the rep's own
+    hidden = api("POST", "/v1/exports", {"clientKey": "HIDDEN-1"}, admin=True, principal="admin-app").json["runId"]
+    seen = api("POST", "/v1/exports", {"clientKey": "ACME-1"}, admin=True, principal="admin-app").json["runId"]
+    # Then the rep's list holds only their run, and the other is 404 as an unknown run is
+    assert [r["runId"] for r in api("GET", "/v1/exports").json["items"]] == [seen]
+    unknown = api("GET", "/v1/exports/0123456789abcdef0123456789abcdef")
+    hidden_reply = api("GET", f"/v1/exports/{hidden}")
+    assert hidden_reply.status == unknown.status == 404
+    assert hidden_reply.json["message"] == unknown.json["message"].replace("0123456789abcdef0123456789abcdef", hidden)
+    # ... while an admin sees both
+    assert [r["runId"] for r in api("GET", "/v1/exports", admin=True, principal="admin-app").json["items"]] == [
+        seen,
+        hidden,
+    ]
+
+
+def test_the_export_routes_refuse_who_may_not_read_them(api: Any, destination: Any) -> None:
+    run_id = api("POST", "/v1/exports", {}, admin=True, principal="admin-app").json["runId"]
+    for path in ("/v1/exports", f"/v1/exports/{run_id}"):
+        # an admin principal without the admin scope is not a rep either
+        assert api("GET", path, principal="admin-app").status == 403
+    for limit in (0, 201):
+        assert api("GET", f"/v1/exports?limit={limit}", admin=True, principal="admin-app").status == 422

@@ -159,6 +159,10 @@ class ExportRunRecord(CamelModel):
     finished_at: datetime | None = None
     counts_by_node: dict[str, RunCounts] = Field(default_factory=dict)
 
+    def concerns(self, sees: Callable[[str], bool]) -> bool:
+        """Whether the run exported (or tried) a client at a node `sees` allows: a rep learns of no other run."""
+        return any(node != NO_NODE and sees(node) for node in self.counts_by_node)
+
     def summary(self, sees: Callable[[str], bool] | None = None) -> ExportRunSummary:
         """The run's counts over every node (an admin) or over the nodes `sees` allows (a rep)."""
         counts = RunCounts()

@@ -76,14 +76,18 @@ def _sees_outcome(access: TimerackAccess, outcome: ClientOutcome) -> bool:
     summary="List the export runs, newest first",
     description=(
         "Every recorded export run (hourly, direct, Update From TempWorks) with its trigger, times and its "
-        "clients by status, paged with limit/nextToken. A Timerack service rep's counts are of their clients."
+        "clients by status, paged with limit/nextToken. A Timerack service rep sees only the runs that touched "
+        "their clients, with the counts of those clients (a page may then hold fewer than limit runs)."
     ),
 )
 def list_export_runs(limit: Limit = 50, next_token: NextToken = None) -> ExportRunList:
     access = admin_or_timerack_access(router)
     records, token = services_of(router).export_runs.list_runs(limit=limit, next_token=next_token)
-    sees = None if access.is_admin else access.sees
-    return ExportRunList(items=[record.summary(sees) for record in records], next_token=token)
+    if access.is_admin:
+        return ExportRunList(items=[record.summary() for record in records], next_token=token)
+    # A rep learns nothing of another branch's runs: not their ids, not when they ran.
+    visible = [record.summary(access.sees) for record in records if record.concerns(access.sees)]
+    return ExportRunList(items=visible, next_token=token)
 
 
 @router.get(
@@ -93,14 +97,15 @@ def list_export_runs(limit: Limit = 50, next_token: NextToken = None) -> ExportR
     description=(
         "The run and its clients' outcomes by customer id: exported (with its problems: missing PIN, PIN "
         "collision, missing employee, by employee id), failed (with the reason) or skipped, paged with "
-        "limit/nextToken. A Timerack service rep sees their clients only; 404 for an unknown run."
+        "limit/nextToken. A Timerack service rep sees their clients only; a run with none of them is 404, "
+        "as an unknown run is."
     ),
 )
 def get_export_run(run_id: RunId, limit: Limit = 100, next_token: NextToken = None) -> ExportRunDetail:
     access = admin_or_timerack_access(router)
     runs = services_of(router).export_runs
     record = runs.get_run(run_id)
-    if record is None:
+    if record is None or not (access.is_admin or record.concerns(access.sees)):
         raise NotFoundError(f"no export run has the id {run_id}")
     outcomes, token = runs.run_outcomes(
         run_id, limit=limit, next_token=next_token, include=lambda outcome: _sees_outcome(access, outcome)

@@ -42,8 +42,8 @@ def _may_proof(node_id: str, client_key: str | None) -> None:
         "Every current timecard of the week at or below the hierarchy node, with the employee, customer and "
         "totals per pay code, a page at a time (limit, nextToken; a page may be short and still carry a "
         "nextToken). Filter by clientKey and payrollStatus (open or sent). Admins for any node; a Timerack "
-        "service rep at or below their own node (403 above it; a client key they cannot see 404); an unknown "
-        "node 422."
+        "service rep at or below their own node (403 above it or for a node unknown to it; a client key they "
+        "cannot see 404); for an admin, an unknown node is 422."
     ),
 )
 def get_week_timecards(

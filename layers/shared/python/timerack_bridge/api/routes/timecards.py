@@ -11,7 +11,13 @@ from timerack_bridge.api.auth import require_visible_client
 from timerack_bridge.api.models import examples
 from timerack_bridge.api.models.input import SendToPayrollIn, TimecardBatchIn
 from timerack_bridge.api.models.output import SendToPayrollOut, TimecardList
-from timerack_bridge.api.routes.common import admin_caller, caller, services_of, timerack_access
+from timerack_bridge.api.routes.common import (
+    admin_caller,
+    admin_or_timerack_access,
+    caller,
+    services_of,
+    timerack_access,
+)
 from timerack_bridge.api.swagger import TIMECARDS
 from timerack_bridge.domain.batch import BatchResult
 from timerack_bridge.domain.types import IdText, IsoDate
@@ -74,8 +80,8 @@ def post_timecard_batch(
     tags=[TIMECARDS],
     summary="See an assignment's timecards for a week",
     description=(
-        "The current timecards of one assignment for the week ending weekendBill. Timerack service reps only; "
-        "an assignment the rep cannot see is 404, a date that is not the week-ending day 422."
+        "The current timecards of one assignment for the week ending weekendBill. TempWorks admins see every "
+        "assignment; a Timerack service rep one it can see (else 404); a date that is not the week-ending day 422."
     ),
 )
 def get_timecards(
@@ -83,7 +89,7 @@ def get_timecards(
     weekend_bill: Annotated[IsoDate, Query(alias="weekendBill")],
 ) -> TimecardList:
     services = services_of(router)
-    access = timerack_access(router)
+    access = admin_or_timerack_access(router)
     assignment = services.admin.get_assignment(assignment_id)
     if assignment is None or not access.sees(assignment.hierarchy_node_id):
         raise NotFoundError(
