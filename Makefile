@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install run test unit integration infra e2e lint format typecheck openapi layers synth cfn-lint bench clean
+.PHONY: install run test unit integration infra e2e lint format typecheck openapi layers lock synth cfn-lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,9 +51,13 @@ format: install
 openapi: install
 	$(PY) -m infra.openapi
 
-## Lambda layers without Docker: the shared package, and the dependencies as arm64 wheels.
+## Lambda layers without Docker: the shared package, and the dependencies as arm64 wheels from their lock.
 layers: install
 	bash infra/build_layers.sh
+
+## Re-resolve the dependency layer's lock with hashes (`make lock LOCK_ARGS=--upgrade` to take new releases).
+lock: install
+	bash infra/build_layers.sh lock $(LOCK_ARGS)
 
 ## CloudFormation for every tenant into cdk.out/ (no AWS account needed).
 synth: install
@@ -66,4 +70,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf .local cdk.out layers/dependencies/python .pytest_cache
+	rm -rf .local cdk.out layers/dependencies/python layers/shared-build .pytest_cache

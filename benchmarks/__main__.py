@@ -1,7 +1,9 @@
-"""`python -m benchmarks` (`make bench`): every issue-8 figure with its floor, ratio and target.
+"""`python -m benchmarks` (`make bench`): every figure (issues 8 and 16) with its floor, ratio and target.
 
-    python -m benchmarks                  # everything (about 10 minutes on 2 busy cores)
-    python -m benchmarks --quick          # fewer rounds, 50 export clients (BENCH_QUICK=1 does the same)
+    python -m benchmarks                  # everything (about an hour on 2 busy cores: the export's
+                                          # 2,000 clients at concurrency 1 alone take 10 minutes or more)
+    python -m benchmarks --quick          # fewer rounds; the export with 100 clients x 20, a dispatch of
+                                          # 1,000 clients, 2 PIN saves (BENCH_QUICK=1 does the same)
     python -m benchmarks --only intake export
     python -m benchmarks --json results.json
 
@@ -44,7 +46,7 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller export")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller exports (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections only")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)

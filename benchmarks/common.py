@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 MAIN_TABLE = "bench-main"
@@ -331,9 +330,14 @@ def tame_moto() -> None:
        here a Query starts from its partition (the table's hash map, or an index partition map
        kept beside the table and dropped whenever a write touches an indexed item), so it costs
        what its partition holds. Key conditions, order and pagination stay moto's own.
+       An update drops that map only when it moves the item to another index partition.
     2. moto keeps every model object it ever made (`instances_tracked`, for its dashboard),
        every copy of a Query's result included: memory would grow with each call.
-    Both apply to the product and its floor alike.
+    3. moto's SQS reads every attribute of a queue on each message sent (to learn whether a FIFO
+       queue deduplicates by content), the approximate message counts included, each a pass over
+       every message in the queue: queuing n messages cost n²/2 passes. A standard queue's send now
+       skips them.
+    All apply to the product and its floor alike.
     """
     from moto.core.base_backend import model_data
     from moto.dynamodb.models import DynamoDBBackend
@@ -344,6 +348,7 @@ def tame_moto() -> None:
         model.instances_tracked = _Forgetful()  # type: ignore[attr-defined]
     if getattr(Table, "_bench_fast_queries", False):
         return
+    _tame_sqs_sends()
 
     def indexed(table: Any) -> list[str]:
         return [k["AttributeName"] for i in table.global_indexes or [] for k in i.schema if k["KeyType"] == "HASH"]
@@ -401,17 +406,56 @@ def tame_moto() -> None:
             self.__dict__.pop("_bench_partitions", None)
         return item
 
+    def index_keys(table: Any, key: dict[str, Any]) -> dict[str, Any]:
+        """The item's index hash keys as they are now (an update changes the item in place)."""
+        item = table.get_item(*self_keys(table, key))
+        return {} if item is None else {n: item.attrs[n].value for n in indexed(table) if n in item.attrs}
+
+    def self_keys(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
+        hash_value = DynamoType(key[table.hash_key_attr])
+        has_range = table.range_key_attr is not None and table.range_key_attr in key
+        return hash_value, DynamoType(key[table.range_key_attr]) if has_range else None
+
     def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        # Only an update that moves the item between index partitions drops them (a run's counters do not).
+        table = self.get_table(table_name)
+        key = kwargs.get("key", args[0] if args else None)
+        before = index_keys(table, key)
         try:
             return original_update(self, table_name, *args, **kwargs)
         finally:
-            self.get_table(table_name).__dict__.pop("_bench_partitions", None)
+            if index_keys(table, key) != before:
+                table.__dict__.pop("_bench_partitions", None)
 
     Table.query = query  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]
     Table.delete_item = delete_item  # type: ignore[method-assign]
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     Table._bench_fast_queries = True  # type: ignore[attr-defined]
+
+
+def _tame_sqs_sends() -> None:
+    """A message sent to a standard queue no longer computes the queue's every attribute (see tame_moto)."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    stock_attributes: property = Queue.attributes  # type: ignore[assignment]
+    stock_send = SQSBackend.send_message
+    sending = threading.local()
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(sending, "active", False) and not self.fifo_queue:
+            return {}  # all send_message reads of a standard queue: no ContentBasedDeduplication
+        return dict(stock_attributes.fget(self))  # type: ignore[misc]
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.active = True
+        try:
+            return stock_send(self, *args, **kwargs)
+        finally:
+            sending.active = False
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
 
 
 @dataclass
@@ -423,18 +467,20 @@ class Stand:
     log: CallLog
 
 
-def bench_settings(**values: Any) -> Any:
-    """The API's settings for a stand: its tables, and an outbox no benchmark sends to."""
-    import tempfile
+# Export queue URLs for the stands whose figures queue nothing (the API's settings need them).
+UNUSED_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-unused"
 
+
+def bench_settings(**values: Any) -> Any:
+    """The API's settings for a stand: its tables, and export queues no benchmark reads."""
     from timerack_bridge.config import ApiSettings
 
-    outbox = str(Path(tempfile.gettempdir()) / "timerack-bench-outbox")
     return ApiSettings(
         table_name=MAIN_TABLE,
         idempotency_table_name=IDEMPOTENCY_TABLE,
         export_destination="outbox",
-        export_outbox_dir=outbox,
+        export_queue_url=UNUSED_QUEUE_URL,
+        export_priority_queue_url=UNUSED_QUEUE_URL,
         **values,
     )
 
@@ -496,12 +542,22 @@ _SERVER = (
 )
 
 
+# The local runtime's stand-in (one AWS call at a time), for figures with concurrent callers: moto's
+# backends are not thread-safe, and a run's counters are changed by every worker at once.
+_SERIALIZED_SERVER = (
+    "import sys, threading; from benchmarks.common import tame_moto; tame_moto(); "
+    "from local.moto_stand_in import SerializedMotoServer, install_fast_transactions; install_fast_transactions(); "
+    "SerializedMotoServer(int(sys.argv[-1])).start(); threading.Event().wait()"
+)
+
+
 @contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server(*, serialized: bool = False) -> Iterator[str]:
     """moto's server (`tame_moto`, the project's fast transactions) in its own process; yields its URL.
 
     For figures that must not count the stand-in's own work: first invocations of fresh processes,
     and the memory of the export (what a Lambda holds, without the database in the same process).
+    `serialized`: the local runtime's server, one AWS call at a time (for concurrent callers).
     """
     import socket
     import subprocess
@@ -511,8 +567,9 @@ def moto_server() -> Iterator[str]:
 
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    code = _SERIALIZED_SERVER if serialized else _SERVER
     server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

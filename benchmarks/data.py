@@ -18,13 +18,21 @@ FIRST_CUSTOMER = 10_000
 
 
 class _CapturingClient:
-    """Stands in for the DynamoDB client under a store: keeps the items a put would write."""
+    """Stands in for the DynamoDB client under a store: keeps the items a put would write (a transaction's
+    puts too), and finds nothing stored (the data is new)."""
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
     def put_item(self, *, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.items.append(Item)
+        return {}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def transact_write_items(self, *, TransactItems: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        self.items.extend(action["Put"]["Item"] for action in TransactItems if "Put" in action)
         return {}
 
 
@@ -69,8 +77,10 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
             )
         )
         admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="open"))
-        for c in range(clients):
-            admin.put_customer(
+        capture = _CapturingClient()
+        builder = AdminStore(capture, MAIN_TABLE)
+        for c in range(clients):  # each with its key's claim, as put_customer writes them
+            builder.put_customer(
                 Customer(
                     customer_id=FIRST_CUSTOMER + c,
                     name=f"Client {c}",
@@ -78,8 +88,6 @@ def seed_agency(stand: Any, *, clients: int, assignments_per_client: int, employ
                     timerack_client_key=client_key(c),
                 )
             )
-        capture = _CapturingClient()
-        builder = AdminStore(capture, MAIN_TABLE)
         n = 0
         for c in range(clients):
             for _ in range(assignments_per_client):

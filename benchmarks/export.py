@@ -1,57 +1,161 @@
-"""Export: every client's assignments and employees sent out, against paginated reads of the same items.
+"""Export through the queue: every client queued by the dispatcher, each exported by a worker.
 
-The run is `run_export` as the export function calls it, to the outbox destination (JSON files in a
-temporary directory), on in-process moto. The floor reads the same items the cheapest way: the
-clients index page by page, each client's assignments by its index partition page by page, and its
-employees with BatchGetItem (employees are not queryable by client). Peak memory (tracemalloc) is
-taken from one more run, against moto's server in its own process so that only what the export
-function itself holds is traced, after the first 50, 100 and 200 clients (a quarter, half and all
-of them in quick mode): the run holds one client's data at a time, so the peak should not grow.
+The path is the one the stack runs, on the local runtime's pieces: `dispatch` (the export dispatcher's
+logic) puts one message per client on the bulk lane of the export queue (SQS in moto's server, the
+local runtime's serialized one, in its own process), and the local queue workers (`local/queue_workers.py`,
+Lambda's SQS event source mapping) hand each message to the export worker's handler (`handle_records`,
+one record per event) at a maximum concurrency of 1, 4 and 16. The destination stands in for
+Timerack: 200 ms a send, and it counts each client it got and any client sent twice at once.
+
+Figures:
+- time to export every client at each concurrency, from the dispatch to the run record saying
+  "finished", against the floor clients x 200 ms / concurrency (the destination's time alone);
+- clients never attempted (target 0) and clients sent twice at once (target 0);
+- the worker's DynamoDB calls per client, against the floor of reading the same items the cheapest
+  way (the clients' index pages, each client's assignments by Query, its employees by BatchGetItem);
+- the dispatcher's time for 10,000 clients against the time of the Query pages that read them, and
+  its DynamoDB calls per client against those pages (the Query floor);
+- the local runtime's latency from a saved PIN override to the client's `latest.json` (target 15 s).
 """
 
 from __future__ import annotations
 
-import tempfile
+import threading
 import time
-import tracemalloc
-from pathlib import Path
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from benchmarks.common import (
     MAIN_TABLE,
+    READS,
+    WRITES,
+    CallLog,
     Figure,
     Stopwatch,
-    median,
+    attach_call_log,
     moto_server,
-    moto_stand,
     quick,
-    repeats,
-    server_stand,
 )
-from benchmarks.data import client_key, seed_agency
+from benchmarks.data import seed_agency
 
 SECTION = "export"
-TODAY_ISO = "2026-11-20"
+AS_OF = date(2026, 11, 20)
+SEND_SECONDS = 0.2
+CONCURRENCY = (1, 4, 16)
+# The dispatcher against reading its clients alone: it also writes each client's "queued" outcome (25 to a
+# BatchWriteItem) and sends its message (10 to a SendMessageBatch).
+DISPATCH_TARGET_RATIO = 3.0
 
 
-def floor_reads(stand: Any) -> int:
-    """Paginated Queries (and one BatchGetItem per client for its employees) of the items the export reads."""
+class SlowTimerack:
+    """The stand-in destination: each send takes `seconds`; it keeps who was sent and who was sent twice at once."""
+
+    def __init__(self, seconds: float = SEND_SECONDS) -> None:
+        self.seconds = seconds
+        self.sent: Counter[str] = Counter()
+        self.overlaps = 0
+        self._sending: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def longest_send_seconds(self) -> float:
+        return self.seconds
+
+    def send(self, payload: Any) -> None:
+        key = payload.client_key
+        with self._lock:
+            self._sending[key] += 1
+            if self._sending[key] > 1:
+                self.overlaps += 1
+        try:
+            time.sleep(self.seconds)
+        finally:
+            with self._lock:
+                self._sending[key] -= 1
+                self.sent[key] += 1
+
+
+class CallCounter:
+    """Calls of one AWS service's boto3 client, by operation (a botocore hook)."""
+
+    def __init__(self, client: Any, service: str) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register(f"before-call.{service}", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+
+@dataclass
+class QueueStand:
+    """Tables and the export queues on one moto server, with a client per role (each counted apart)."""
+
+    endpoint: str
+    services: Any  # for seed_agency: the admin store
+    client: Any  # seed_agency writes with it
+    log: CallLog  # seed_agency turns it off while seeding
+    queues: Any
+
+    def client_of(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32),
+        )
+
+    def stores(self) -> tuple[Any, CallLog, CallCounter]:
+        """The dispatcher's stores and queue, and the counters of its DynamoDB and SQS calls."""
+        from local.composition import ExportStores
+
+        dynamodb, sqs, log = self.client_of("dynamodb"), self.client_of("sqs"), CallLog()
+        attach_call_log(dynamodb, log)
+        return ExportStores.on(dynamodb, sqs, self.queues, MAIN_TABLE), log, CallCounter(sqs, "sqs")
+
+
+@contextmanager
+def queue_stand() -> Iterator[QueueStand]:
+    from benchmarks.common import IDEMPOTENCY_TABLE, bench_settings
+    from timerack_bridge.adapters.dynamodb import tables
+    from timerack_bridge.adapters.export_queue import create_export_queues
+    from timerack_bridge.api.deps import Services
+
+    with moto_server(serialized=True) as endpoint:
+        stand = QueueStand(endpoint, None, None, CallLog(), None)
+        stand.client = stand.client_of("dynamodb")
+        tables.create_tables(stand.client, MAIN_TABLE, IDEMPOTENCY_TABLE)
+        stand.queues = create_export_queues(stand.client_of("sqs"), "bench-export")
+        stand.services = Services(bench_settings(), dynamodb=stand.client)
+        yield stand
+
+
+def floor_reads(stand: Any) -> tuple[int, int]:
+    """Paginated Queries (and one BatchGetItem per 100 employees of a client) of the items the export reads:
+    (calls, items)."""
     from timerack_bridge.adapters.dynamodb.base import key
 
-    client, items = stand.client, 0
+    client, items, calls = stand.client, 0, 0
 
     def pages(**params: Any) -> Any:
+        nonlocal calls
         params = {"TableName": MAIN_TABLE, **params}
         while True:
             response = client.query(**params)
+            calls += 1
             yield response["Items"]
             if "LastEvaluatedKey" not in response:
                 return
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    for page in pages(
-        IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ExpressionAttributeValues={":pk": {"S": "CLIENTS"}}
-    ):
+    for page in client_pages(pages):
         for customer in page:
             items += 1
             employee_ids: list[str] = []
@@ -70,161 +174,186 @@ def floor_reads(stand: Any) -> int:
                 pending: dict[str, Any] = {MAIN_TABLE: {"Keys": keys}}
                 while pending:
                     response = client.batch_get_item(RequestItems=pending)
+                    calls += 1
                     items += len(response["Responses"].get(MAIN_TABLE, []))
                     pending = response.get("UnprocessedKeys") or {}
-    return items
+    return calls, items
 
 
-def export_once(stand: Any, outbox: Path, *, clients: int | None = None, progress: Any = None) -> Any:
-    from datetime import date
-
-    from timerack_bridge.adapters.destinations import OutboxDestination
-    from timerack_bridge.logic.export_run import run_export
-
-    keep = None if clients is None else {client_key(n) for n in range(clients)}
-    run = run_export(
-        stand.services.admin,
-        OutboxDestination(outbox),
-        include=None if keep is None else (lambda customer: customer.timerack_client_key in keep),
-        today=date.fromisoformat(TODAY_ISO),
-        progress=progress,
+def client_pages(pages: Any) -> Any:
+    """The clients' index (gsi1 `CLIENTS`), page by page: what the dispatcher must read at the least."""
+    return pages(
+        IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ExpressionAttributeValues={":pk": {"S": "CLIENTS"}}
     )
-    failed = [c for c in run.clients if c.status != "exported"]
-    if failed:
-        raise RuntimeError(f"export failed for {len(failed)} clients: {failed[0]}")
-    return run
 
 
-def bench() -> list[Figure]:
-    clients, per_client = (50, 100) if quick() else (200, 100)
-    sizes = (clients // 4, clients // 2, clients)
-    figures: list[Figure] = []
-    with moto_stand() as stand, tempfile.TemporaryDirectory(prefix="timerack-export-") as outbox_dir:
+def wait_finished(runs: Any, run_id: str, stall_seconds: float = 180) -> Any:
+    """The run's summary once its record says finished; RuntimeError when nothing moved for stall_seconds."""
+    last, moved = None, time.monotonic()
+    while True:
+        summary = runs.get_run(run_id).summary()
+        if summary.state == "finished":
+            return summary
+        if summary.counts != last:
+            last, moved = summary.counts, time.monotonic()
+        elif time.monotonic() - moved > stall_seconds:
+            raise RuntimeError(f"the run {run_id} stopped moving: {summary.counts}")
+        time.sleep(0.25)
+
+
+def export_all(stand: QueueStand, clients: int, concurrency: int) -> dict[str, Any]:
+    """One run of every client through the queue at this concurrency: its time, outcome and call counts."""
+    from local.composition import export_worker
+    from local.queue_workers import QueueWorkers
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+    from timerack_bridge.logic.export_dispatch import dispatch
+
+    timerack = SlowTimerack()
+    worker_dynamodb, worker_sqs, worker_log = stand.client_of("dynamodb"), stand.client_of("sqs"), CallLog()
+    attach_call_log(worker_dynamodb, worker_log)
+    worker = export_worker(worker_dynamodb, worker_sqs, stand.queues, timerack, table_name=MAIN_TABLE)  # type: ignore[arg-type]
+    stores, _, _ = stand.stores()
+    observer = ExportRunStore(stand.client_of("dynamodb"), MAIN_TABLE)  # reads the run, not counted
+    workers = QueueWorkers(
+        worker_sqs, [stand.queues.priority, stand.queues.bulk], worker, concurrency=concurrency, interval=0.05
+    ).start()
+    try:
         watch = Stopwatch()
-        seed_agency(stand, clients=clients, assignments_per_client=per_client)
-        seeded_s = watch.ms / 1000
-        outbox = Path(outbox_dir)
+        run = dispatch(stores.admin, stores.queue, stores.runs, trigger="hourly", destination="https", as_of=AS_OF)
+        dispatched_s = watch.ms / 1000
+        summary = wait_finished(observer, run.run_id)
+        elapsed_s = watch.ms / 1000
+    finally:
+        workers.stop()
+    return {
+        "seconds": elapsed_s,
+        "dispatched_s": dispatched_s,
+        "summary": summary,
+        "never_attempted": clients - len(timerack.sent),
+        "sent_twice_at_once": timerack.overlaps,
+        "sends": sum(timerack.sent.values()),
+        "worker_calls": dict(worker_log.calls),
+        # The share of the time a worker's DynamoDB call was in flight: near 100 %, the stand-in (one call
+        # at a time) is what bounds the run, not the destination.
+        "dynamodb_busy": worker_log.busy_ms(*READS, *WRITES) / 1000 / elapsed_s,
+    }
 
-        times, cpus, floors, floor_cpus = [], [], [], []
-        run = None
-        for _ in range(repeats(1, 1)):
-            stand.log.reset()
-            watch, cpu = Stopwatch(), time.process_time()
-            run = export_once(stand, outbox)
-            times.append(watch.ms)
-            cpus.append((time.process_time() - cpu) * 1000)
-            export_calls = dict(stand.log.calls)
-            stand.log.reset()
-            watch, cpu = Stopwatch(), time.process_time()
-            read = floor_reads(stand)
-            floors.append(watch.ms)
-            floor_cpus.append((time.process_time() - cpu) * 1000)
-            floor_calls = dict(stand.log.calls)
-        assert run is not None
-        exported = sum(c.assignments for c in run.clients)
-        tag = f"{clients} clients x {per_client}"
-        for clock, values, floor_values in (("wall", times, floors), ("CPU", cpus, floor_cpus)):
-            ratio = median([v / f for v, f in zip(values, floor_values, strict=True)])
-            note = (
-                f"{exported} assignments sent; floor: paginated Queries + BatchGetItem of the same {read} items, "
-                f"run right after; ratio = median of {len(values)} paired runs (seeding took {seeded_s:.0f} s)"
-                if clock == "wall"
-                else "process CPU time of the same runs (less sensitive to machine load)"
-            )
-            figures.append(
-                Figure(
-                    SECTION,
-                    f"{tag}: {clock} time",
-                    median(values),
-                    "ms",
-                    floor=median(floor_values),
-                    target="<= 1.5x",
-                    holds=ratio <= 1.5,
-                    paired_ratio=ratio,
-                    note=note,
-                )
-            )
-        calls = ", ".join(f"{op} {n}" for op, n in sorted(export_calls.items()))
+
+def drain_figures(stand: QueueStand, clients: int, per_client: int) -> list[Figure]:
+    figures: list[Figure] = []
+    never, twice, calls_at_1 = 0, 0, {}
+    for concurrency in CONCURRENCY:
+        result = export_all(stand, clients, concurrency)
+        floor = clients * SEND_SECONDS / concurrency
+        counts = result["summary"].counts
+        never += result["never_attempted"]
+        twice += result["sent_twice_at_once"]
+        calls_at_1 = calls_at_1 or result["worker_calls"]
         figures.append(
             Figure(
                 SECTION,
-                f"{tag}: DynamoDB calls",
-                sum(export_calls.values()),
-                "count",
-                floor=sum(floor_calls.values()),
-                note=calls,
-            )
-        )
-        figures.append(
-            Figure(
-                SECTION,
-                f"{tag}: Scans",
-                export_calls.get("Scan", 0),
-                "count",
-                target="= 0",
-                holds=export_calls.get("Scan", 0) == 0,
-            )
-        )
-
-    # The memory figures come from a run against moto's server in its own process: the traced process
-    # then holds what the export function would (its code, boto3, the data of the client at hand).
-    # One traced run: the peak after the first N clients is the peak of a run of N clients. Per client,
-    # the peak above what was held when it started is its working set; what is still held after it is
-    # what the run keeps (the per-client outcome it returns).
-    mib = 2**20
-    client_peaks: list[float] = []  # the traced peak while each client was exported, in order
-    held: list[float] = []  # what was still held after each client
-
-    def progress(_: Any) -> None:
-        current, peak = tracemalloc.get_traced_memory()
-        client_peaks.append(peak)
-        held.append(current)
-        tracemalloc.reset_peak()
-
-    with (
-        moto_server() as endpoint,
-        server_stand(endpoint) as remote,
-        tempfile.TemporaryDirectory(prefix="timerack-export-") as outbox_dir,
-    ):
-        seed_agency(remote, clients=clients, assignments_per_client=per_client)
-        remote.log.enabled = False  # the call log keeps every written item: not the export's memory
-        tracemalloc.start()
-        try:
-            export_once(remote, Path(outbox_dir), progress=progress)
-        finally:
-            tracemalloc.stop()
-    peaks = {size: max(client_peaks[:size]) / mib for size in sizes}
-    working_set = median([peak - before for peak, before in zip(client_peaks[1:], held, strict=False)]) / mib
-    first, last = sizes[0], sizes[-1]
-    for size in sizes:
-        figures.append(
-            Figure(
-                SECTION,
-                f"peak memory, {size} clients",
-                peaks[size],
-                "MiB",
-                floor=peaks[first],
-                # Flat: exporting more clients adds less than one client's data to the peak (a run that
-                # kept each client's data would add a working set per client).
-                target="flat: +< 1 client's data",
-                holds=peaks[size] - peaks[first] < working_set,
+                f"{clients} clients x {per_client}: all exported, concurrency {concurrency}",
+                result["seconds"],
+                "s",
+                floor=floor,
                 note=(
-                    f"tracemalloc peak of the export process (moto in its own); "
-                    f"held after client {size}: {held[size - 1] / mib:.2f} MiB"
+                    f"dispatch {result['dispatched_s']:.1f} s; run: exported {counts.exported}, failed "
+                    f"{counts.failed}, queued {counts.queued}; {result['sends']} sends; a worker's DynamoDB call "
+                    f"in flight {result['dynamodb_busy']:.0%} of the time; floor = clients x "
+                    f"{SEND_SECONDS * 1000:.0f} ms / concurrency"
                 ),
             )
         )
     figures.append(
         Figure(
             SECTION,
-            "memory kept per client exported",
-            (held[last - 1] - held[first - 1]) / (last - first) / 1024,
-            "KiB",
+            f"clients never attempted ({len(CONCURRENCY)} runs of {clients})",
+            never,
+            "count",
+            target="= 0",
+            holds=never == 0,
+            note=f"clients the stand-in Timerack never got; sent twice at once: {twice} (target 0)",
+        )
+    )
+    floor_calls, floor_items = floor_reads(stand)
+    total = sum(calls_at_1.values())
+    figures.append(
+        Figure(
+            SECTION,
+            "worker: DynamoDB calls per client",
+            total / clients,
+            "calls/client",
+            floor=floor_calls / clients,
             note=(
-                f"growth of what the run holds from client {first} to {last}, mostly the per-client outcome "
-                f"it returns; one client's data (peak above what was held before it) is {working_set:.2f} MiB, "
-                f"released after it"
+                ", ".join(f"{op} {n / clients:g}" for op, n in sorted(calls_at_1.items()))
+                + f" per client; floor: Queries + BatchGetItem of the same {floor_items} items"
             ),
         )
     )
+    return figures
+
+
+def dispatcher_figures(clients: int) -> list[Figure]:
+    """The dispatcher alone over `clients` clients (no worker drains the queue): time and calls, against
+    the Query pages of the clients' index."""
+    from timerack_bridge.logic.export_dispatch import dispatch
+
+    with queue_stand() as stand:
+        seed_agency(stand, clients=clients, assignments_per_client=0, employees=False)
+        stores, log, sqs_calls = stand.stores()
+        watch = Stopwatch()
+        run = dispatch(stores.admin, stores.queue, stores.runs, trigger="hourly", destination="https", as_of=AS_OF)
+        seconds = watch.ms / 1000
+        pages, watch = 0, Stopwatch()
+        floor_client = stand.client_of("dynamodb")
+        params: dict[str, Any] = {"TableName": MAIN_TABLE}
+        for _ in client_pages(lambda **query: _query_pages(floor_client, {**params, **query})):
+            pages += 1
+        floor_s = watch.ms / 1000
+    calls = dict(log.calls)
+    queued = run.counts.queued
+    return [
+        Figure(
+            SECTION,
+            f"dispatcher: {clients} clients queued",
+            seconds,
+            "s",
+            floor=floor_s,
+            target=f"<= {DISPATCH_TARGET_RATIO:g}x",
+            holds=seconds <= DISPATCH_TARGET_RATIO * floor_s and queued == clients,
+            note=(
+                f"{queued} queued; floor: the {pages} Query pages of the clients' index alone; SQS: "
+                + ", ".join(f"{op} {n}" for op, n in sorted(sqs_calls.calls.items()))
+            ),
+        ),
+        Figure(
+            SECTION,
+            "dispatcher: DynamoDB calls per client",
+            sum(calls.values()) / clients,
+            "calls/client",
+            floor=pages / clients,
+            note=", ".join(f"{op} {n}" for op, n in sorted(calls.items())) + f"; floor: {pages} Query pages",
+        ),
+    ]
+
+
+def _query_pages(client: Any, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    while True:
+        response = client.query(**params)
+        yield response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return
+        params = {**params, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def bench() -> list[Figure]:
+    from benchmarks.pin_latency import pin_override_figures
+
+    clients, per_client = (100, 20) if quick() else (2000, 20)
+    figures: list[Figure] = []
+    with queue_stand() as stand:
+        seed_agency(stand, clients=clients, assignments_per_client=per_client)
+        figures.extend(drain_figures(stand, clients, per_client))
+    figures.extend(dispatcher_figures(1000 if quick() else 10_000))
+    figures.extend(pin_override_figures(samples=2 if quick() else 5))
     return figures

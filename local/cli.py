@@ -57,7 +57,8 @@ def _banner(runtime: LocalRuntime) -> str:
             f"  Swagger UI:       {runtime.url}/swagger",
             f"  Health:           {runtime.url}/v1/health",
             f"  Data:             {demo}",
-            f"  Exports go to:    {runtime.outbox_dir}/<clientKey>/latest.json (every {config.export_interval:g}s)",
+            f"  Exports go to:    {runtime.outbox_dir}/<clientKey>/latest.json (every {config.export_interval:g}s,",
+            f"                    and seconds after a saved change; {config.export_concurrency} clients at once)",
             f"  Emails go to:     {runtime.email_dir}/*.eml",
             f"  Timerack token ({principal}):",
             f"    {issue_token(runtime.key, principal)}",
@@ -123,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="timerack-bridge", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="start the local runtime (moto, API, export schedule, mailer)")
+    run = sub.add_parser("run", help="start the local runtime (moto, API, export schedule and workers, mailer)")
     run.add_argument(
         "--fresh", action="store_true", help="start from empty tables and the demo data (also TIMERACK_FRESH=1)"
     )
@@ -135,7 +136,10 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
 
-    export = sub.add_parser("export", help='run the export now ("Update From TempWorks")')
+    export = sub.add_parser(
+        "export",
+        help='run the export now ("Update From TempWorks"): queue it, then show its progress until it is finished',
+    )
     export.add_argument("--client", help="one client key (default: every client)")
     _remote_options(export)
     export.set_defaults(func=cmd_export)

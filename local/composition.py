@@ -1,19 +1,33 @@
 """The local runtime's composition root: the product's adapters built on the moto stand-in, as the functions'
-own roots build them on AWS (one `Services` and one resolver per API instance)."""
+own roots build them on AWS (one `Services` and one resolver per API instance; the export dispatcher's and
+the export worker's adapters for the runtime's schedule, its queue workers and `timerack-bridge export`)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from local.config import IDEMPOTENCY_TABLE_NAME, MAIN_TABLE_NAME, REGION
 
 if TYPE_CHECKING:
+    from timerack_bridge.adapters.destinations import ExportDestination
+    from timerack_bridge.adapters.export_queue import QueueUrls
     from timerack_bridge.api.deps import Services
 
 ProxyHandler = Callable[[dict[str, Any]], dict[str, Any]]
+SqsHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+# The queues' name prefix on the stand-in (`{prefix}-bulk`, `{prefix}-priority` and their `-dlq`).
+EXPORT_QUEUE_PREFIX = "timerack-local-export"
+# How long a saved change waits on the queue before its client is exported (AWS: 10 s). Short here, so a
+# PIN override shows in the outbox within seconds; EXPORT_CHANGE_DELAY_SECONDS in the environment wins.
+LOCAL_CHANGE_DELAY_SECONDS = "2"
+# What the runs record as their destination: the local runtime's export goes to the outbox.
+LOCAL_DESTINATION = "outbox"
 
 
 def stand_in_client(service: str, moto_url: str) -> Any:
@@ -31,27 +45,44 @@ def stand_in_client(service: str, moto_url: str) -> Any:
     )
 
 
-def api_services(moto_url: str, outbox_dir: Path) -> Services:
-    """The API's settings and adapters on the stand-in; exports go to the outbox directory."""
-    from timerack_bridge.adapters.destinations import OutboxDestination
+def export_queue(sqs_client: Any, queues: QueueUrls) -> Any:
+    """The export queue's two lanes (the `ExportQueue` port) on the stand-in's SQS."""
+    from timerack_bridge.adapters.export_queue import SqsExportQueue
+
+    return SqsExportQueue(sqs_client, queues)
+
+
+def api_services(moto_url: str, queues: QueueUrls) -> Services:
+    """The API's settings and adapters on the stand-in; exports are queued on the stand-in's export queues."""
     from timerack_bridge.api.deps import Services
     from timerack_bridge.config import ApiSettings
 
-    # The tables and outbox are the runtime's; the rest (PAY_CODES, WEEK_ENDING_DAY, ...) as the environment sets it.
+    # The tables and queues are the runtime's; the rest (PAY_CODES, WEEK_ENDING_DAY, ...) as the environment sets.
     settings = ApiSettings.from_env(
         {
+            "EXPORT_CHANGE_DELAY_SECONDS": LOCAL_CHANGE_DELAY_SECONDS,
             **os.environ,
             "TABLE_NAME": MAIN_TABLE_NAME,
             "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE_NAME,
-            "EXPORT_DESTINATION": "outbox",
-            "EXPORT_OUTBOX_DIR": str(outbox_dir),
+            "EXPORT_DESTINATION": LOCAL_DESTINATION,
+            "EXPORT_QUEUE_URL": queues.bulk,
+            "EXPORT_PRIORITY_QUEUE_URL": queues.priority,
         }
     )
-    dynamodb = stand_in_client("dynamodb", moto_url)
-    return Services(settings, dynamodb=dynamodb, destination=OutboxDestination(outbox_dir))
+    from local.dispatch_starter import ThreadDispatchStarter
+
+    dynamodb, sqs = stand_in_client("dynamodb", moto_url), stand_in_client("sqs", moto_url)
+    stores = ExportStores.on(dynamodb, sqs, queues)
+    return Services(
+        settings,
+        dynamodb=dynamodb,
+        export_queue=stores.queue,
+        # "Update From TempWorks" of many clients: the dispatcher's code on a thread (an async invoke on AWS).
+        dispatch_starter=ThreadDispatchStarter(stores.admin, stores.queue, stores.runs),
+    )
 
 
-def api_instance(moto_url: str, outbox_dir: Path) -> ProxyHandler:
+def api_instance(moto_url: str, queues: QueueUrls) -> ProxyHandler:
     """One API instance's cold start: its services and its own resolver; then one proxy event at a time."""
     import warnings
 
@@ -60,6 +91,93 @@ def api_instance(moto_url: str, outbox_dir: Path) -> ProxyHandler:
 
     # No Lambda context here: Powertools idempotency cannot read the remaining time, by design.
     warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
-    services = api_services(moto_url, outbox_dir)
+    services = api_services(moto_url, queues)
     app = build_app()
     return lambda event: handle(event, None, services, app)
+
+
+@dataclass(frozen=True)
+class ExportStores:
+    """What the dispatcher reads and writes on the stand-in: the clients, the run records, the queue."""
+
+    admin: Any
+    runs: Any
+    queue: Any
+
+    @classmethod
+    def on(cls, dynamodb: Any, sqs: Any, queues: QueueUrls, table_name: str = MAIN_TABLE_NAME) -> ExportStores:
+        from timerack_bridge.adapters.dynamodb.admin import AdminStore
+        from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+
+        return cls(AdminStore(dynamodb, table_name), ExportRunStore(dynamodb, table_name), export_queue(sqs, queues))
+
+
+def export_worker(
+    dynamodb: Any,
+    sqs: Any,
+    queues: QueueUrls,
+    destination: ExportDestination,
+    table_name: str = MAIN_TABLE_NAME,
+) -> SqsHandler:
+    """The export worker function's handler with its adapters on the stand-in: one SQS event in, the
+    partial batch response out, as the queue's event source mapping calls it in AWS."""
+    from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+    from timerack_bridge.adapters.dynamodb.export_pending import PendingExportStore
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+    from timerack_bridge.adapters.export_queue import MAX_RECEIVES
+    from timerack_bridge.config import ExportWorkerSettings
+
+    variables = _worker_variables(queues, table_name)
+    handler = _worker_module(variables)
+    settings = ExportWorkerSettings.from_env({**os.environ, **variables})
+    adapters = handler.WorkerAdapters(
+        admin_store=AdminStore(dynamodb, table_name),
+        destination=destination,
+        queue=export_queue(sqs, queues),
+        runs=ExportRunStore(dynamodb, table_name),
+        leases=ExportLock(dynamodb, table_name, lock_seconds=settings.export_lease_seconds),
+        pending=PendingExportStore(dynamodb, table_name),
+        # The stand-in's queues redrive after MAX_RECEIVES, whatever EXPORT_MAX_RECEIVES says.
+        max_receives=MAX_RECEIVES,
+        # A change saved while its client was sent goes out after the local debounce, as the API's do.
+        change_delay_seconds=int(LOCAL_CHANGE_DELAY_SECONDS),
+    )
+    return lambda event: dict(handler.handle_records(event, adapters))
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _worker_variables(queues: QueueUrls, table_name: str) -> dict[str, str]:
+    """What the stack gives the worker function, on the stand-in (its destination is handed in)."""
+    return {
+        "TABLE_NAME": table_name,
+        "EXPORT_DESTINATION": LOCAL_DESTINATION,
+        "EXPORT_OUTBOX_DIR": os.environ.get("EXPORT_OUTBOX_DIR") or "timerack-outbox",
+        "EXPORT_QUEUE_URL": queues.bulk,
+        "EXPORT_PRIORITY_QUEUE_URL": queues.priority,
+    }
+
+
+def _worker_module(variables: dict[str, str]) -> Any:
+    """functions/export_worker/handler.py, imported (its cold start reads its settings) with the
+    variables the stack would give it, whatever the shell has set; then the environment as it was."""
+    import importlib
+
+    with _IMPORT_LOCK, _environment(variables):
+        return importlib.import_module("functions.export_worker.handler")
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

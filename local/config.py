@@ -53,6 +53,8 @@ class RuntimeConfig:
     moto_port: int = 0
     instances: int = 4
     keep_interval: float = 2.0
+    # How many queued clients the local export workers send at once (the event source's maximum concurrency).
+    export_concurrency: int = 5
 
     @classmethod
     def from_env(cls, *, fresh: bool = False) -> RuntimeConfig:
@@ -66,6 +68,7 @@ class RuntimeConfig:
                 export_interval=float(env.get("TIMERACK_EXPORT_INTERVAL", "3600")),
                 moto_port=int(env.get("TIMERACK_MOTO_PORT", "0")),
                 instances=max(1, int(env.get("TIMERACK_INSTANCES", "4"))),
+                export_concurrency=max(1, int(env.get("TIMERACK_EXPORT_CONCURRENCY", "5"))),
             )
         except ValueError as exc:
             raise LocalError(f"a TIMERACK_ variable is not a number: {exc}") from None
@@ -92,6 +95,9 @@ class RuntimeInfo:
     moto_url: str
     table_name: str
     outbox_dir: str
+    # The export queue's lanes on the stand-in: `timerack-bridge export` queues its run there.
+    export_queue_url: str
+    export_priority_queue_url: str
 
     @staticmethod
     def path(directory: Path) -> Path:
@@ -99,14 +105,22 @@ class RuntimeInfo:
 
     def write(self, directory: Path) -> None:
         fields = {"apiUrl": self.api_url, "motoUrl": self.moto_url, "tableName": self.table_name}
-        write_private(self.path(directory), json.dumps({**fields, "outboxDir": self.outbox_dir}))
+        queues = {"exportQueueUrl": self.export_queue_url, "exportPriorityQueueUrl": self.export_priority_queue_url}
+        write_private(self.path(directory), json.dumps({**fields, "outboxDir": self.outbox_dir, **queues}))
 
     @classmethod
     def read(cls, directory: Path) -> RuntimeInfo | None:
         """The running runtime's address, or None when none has written one in this state directory."""
         try:
             data = json.loads(cls.path(directory).read_text())
-            return cls(data["apiUrl"], data["motoUrl"], data["tableName"], data["outboxDir"])
+            return cls(
+                data["apiUrl"],
+                data["motoUrl"],
+                data["tableName"],
+                data["outboxDir"],
+                data["exportQueueUrl"],
+                data["exportPriorityQueueUrl"],
+            )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):

@@ -105,7 +105,8 @@ def _handler_for(gateway: Gateway, max_body: int) -> type[BaseHTTPRequestHandler
                 return
             if length > max_body:
                 self.close_connection = True
-                message = {"message": f"the request body is {length} bytes; the limit is {max_body} bytes (5 MB)"}
+                limit = f"{max_body} bytes ({max_body / 2**20:g} MB)"
+                message = {"message": f"the request body is {length} bytes; the limit is {limit}"}
                 # The 413 goes out at once (a client that only claims the length gets it too), then a
                 # bounded amount is read and dropped so a client still sending sees it, not a broken pipe.
                 self._reply(413, {"Content-Type": "application/json"}, json.dumps(message).encode())

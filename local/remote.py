@@ -117,11 +117,35 @@ def import_summary(status: int, reply: Any) -> str:
 
 
 def export_through_api(client: ApiClient, client_key: str | None) -> int:
+    """POST /v1/exports (202: the run is queued), then GET /v1/exports/{runId} until the run is finished."""
+    from local.export_now import ProgressBar, watch_run
+
     body = {"clientKey": client_key} if client_key else {}
     print(f"Exporting {'client ' + client_key if client_key else 'every client'} ...", file=sys.stderr)
     status, reply = client.call("POST", "/v1/exports", body)
-    print(json.dumps(reply, indent=2))
-    if status != 200:
+    if status != 202 or not isinstance(reply, dict) or "runId" not in reply:
+        print(json.dumps(reply, indent=2))
         message = reply.get("message", "") if isinstance(reply, dict) else reply
         print(f"Refused ({status}): {message}", file=sys.stderr)
-    return 0 if status == 200 else 1
+        return 1
+    path = f"/v1/exports/{reply['runId']}?limit=200"
+    detail: dict[str, Any] = {}
+
+    def read() -> Any:
+        nonlocal detail
+        got, detail = client.call("GET", path)
+        if got != 200:
+            raise LocalError(f"reading the run {reply['runId']} was refused ({got}): {detail}")
+        return run_summary(detail)
+
+    summary = watch_run(read, ProgressBar())
+    print(json.dumps(detail, indent=2))
+    return 0 if summary.counts.failed == 0 else 1
+
+
+def run_summary(reply: dict[str, Any]) -> Any:
+    """The run's summary from `GET /v1/exports/{runId}` (its clients and page token left aside)."""
+    from timerack_bridge.domain.export_models import ExportRunSummary
+
+    fields = {field.alias or name for name, field in ExportRunSummary.model_fields.items()}
+    return ExportRunSummary.model_validate({name: value for name, value in reply.items() if name in fields})

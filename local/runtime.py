@@ -1,9 +1,11 @@
 """The local runtime: the whole product on one machine, on 127.0.0.1 only, with no AWS account.
 
-moto's server stands in for AWS (DynamoDB with its stream, SES); the tables come from the same
+moto's server stands in for AWS (DynamoDB with its stream, SQS, SES); the tables come from the same
 definitions the CDK stack uses, and are kept in the state directory across runs. HTTP requests
 become the API Gateway proxy events Lambda gets and go to the same handler, in a pool of API
-instances; the export runs on its schedule and the mailer is fed from the stream.
+instances. The export takes the path it takes in AWS: its schedule (and `POST /v1/exports`, and a
+saved change) queue clients on the export queues, and queue workers hand each to the export worker's
+handler, which sends it to the outbox. The mailer is fed from the stream.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.composition import api_services, stand_in_client
+from local.composition import EXPORT_QUEUE_PREFIX, ExportStores, api_services, export_worker, stand_in_client
 from local.config import (
     IDEMPOTENCY_TABLE_NAME,
     MAIN_TABLE_NAME,
@@ -27,8 +29,9 @@ from local.instances import ApiInstance, InstancePool
 from local.kept_tables import KeptTables
 from local.moto_stand_in import SerializedMotoServer, install_fast_transactions
 from local.tokens import signing_key
-from local.workers import MailerOutbox, start_workers
+from local.workers import ExportWiring, MailerOutbox, close_interrupted_runs, start_workers
 from timerack_bridge.adapters.dynamodb import tables
+from timerack_bridge.adapters.export_queue import create_export_queues
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "free_port"]
 
@@ -65,12 +68,14 @@ class LocalRuntime:
         self.key = signing_key(self.config.state_dir)
         self._start_stand_in()
         self._fill_tables()
-        outbox_dir = self.outbox_dir.resolve()
-        self.instances = InstancePool(self.config.instances, lambda: ApiInstance(self.moto_url, outbox_dir))
+        queues = self.queues
+        self.instances = InstancePool(self.config.instances, lambda: ApiInstance(self.moto_url, queues))
         self._start_workers()
         self.http = serve(Gateway(self.key, self.instances), self.config.port, self.services.settings.max_body_bytes)
-        # Lets the CLI find this runtime: its API, and its stand-in for `timerack-bridge export`'s progress bar.
-        RuntimeInfo(self.url, self.moto_url, MAIN_TABLE_NAME, str(outbox_dir)).write(self.config.state_dir)
+        # Lets the CLI find this runtime: its API, and its stand-in and queues for `timerack-bridge export`.
+        RuntimeInfo(
+            self.url, self.moto_url, MAIN_TABLE_NAME, str(self.outbox_dir.resolve()), queues.bulk, queues.priority
+        ).write(self.config.state_dir)
 
     def stop(self) -> None:
         """Stop taking requests, let the background work end, keep the tables, then stop the stand-in."""
@@ -95,6 +100,10 @@ class LocalRuntime:
         tables.create_tables(self.dynamodb, MAIN_TABLE_NAME, IDEMPOTENCY_TABLE_NAME)
         self.sesv2 = stand_in_client("sesv2", self.moto_url)
         self.sesv2.create_email_identity(EmailIdentity=SENDER_EMAIL)
+        # The export queues as the stack makes them (a dead-letter queue each, the same redrive); not kept
+        # across runs: a client still queued when the runtime stopped is queued again by the next run.
+        self.sqs = stand_in_client("sqs", self.moto_url)
+        self.queues = create_export_queues(self.sqs, EXPORT_QUEUE_PREFIX)
 
     def _fill_tables(self) -> None:
         """The kept tables (none with --fresh); the demo data only into an empty state."""
@@ -104,7 +113,7 @@ class LocalRuntime:
         if self.config.fresh:
             self.tables_file.unlink(missing_ok=True)
         self.kept_items = kept.load()
-        self.services = api_services(self.moto_url, self.outbox_dir.resolve())
+        self.services = api_services(self.moto_url, self.queues)
         if self.config.seed and not self.kept_items:
             from local.seed import seed_demo
 
@@ -113,13 +122,23 @@ class LocalRuntime:
         self._workers.append(kept.start())
 
     def _start_workers(self) -> None:
+        from timerack_bridge.adapters.destinations import OutboxDestination
+
         mailer = MailerOutbox(
             ses_client=self.sesv2,
             streams_client=stand_in_client("dynamodbstreams", self.moto_url),
+            dynamodb_client=self.dynamodb,
             sender=SENDER_EMAIL,
             email_dir=self.email_dir,
         )
-        destination = self.services.export_destination()
-        self._workers.extend(
-            start_workers(self.services.admin, destination, self.config.export_interval, self.dynamodb, mailer)
+        stores = ExportStores.on(self.dynamodb, self.sqs, self.queues)
+        if self.kept_items and (closed := close_interrupted_runs(stores.runs)):
+            log.info("%d clients of runs the last session left open are marked failed (not exported)", closed)
+        export = ExportWiring(
+            stores=stores,
+            worker=export_worker(self.dynamodb, self.sqs, self.queues, OutboxDestination(self.outbox_dir.resolve())),
+            sqs_client=self.sqs,
+            queues=self.queues,
+            concurrency=self.config.export_concurrency,
         )
+        self._workers.extend(start_workers(export, self.config.export_interval, self.services.admin, mailer))

@@ -1,4 +1,5 @@
-"""Background work of the local runtime: the export on its schedule, the mailer fed from the stream."""
+"""Background work of the local runtime: the export on its schedule and its queue workers, the mailer fed
+from the stream."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from local.composition import LOCAL_DESTINATION, ExportStores, SqsHandler
+from local.queue_workers import QueueWorkers
 from local.stream_poller import StreamPoller
 
 if TYPE_CHECKING:
-    from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+    from timerack_bridge.adapters.export_queue import QueueUrls
 
 log = logging.getLogger("timerack_bridge.local")
 
@@ -44,32 +48,75 @@ class Periodic:
         self._thread.join(timeout=10)
 
 
-def start_workers(
-    admin: AdminStore,
-    destination: ExportDestination,
-    export_interval: float,
-    dynamodb: Any,
-    mailer: MailerOutbox,
-) -> list[Any]:
-    """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds) and the mailer."""
-    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
-    from timerack_bridge.logic.export_run import run_export
+@dataclass(frozen=True)
+class ExportWiring:
+    """The export on the stand-in: the dispatcher's stores and queue, the worker's handler, and its queues."""
 
-    runs = ExportRunStore(admin.client, admin.table_name)
+    stores: ExportStores
+    worker: SqsHandler
+    sqs_client: Any
+    queues: QueueUrls
+    concurrency: int
 
-    def scheduled_export() -> None:
-        run = run_export(admin, destination, runs=runs, trigger="local-schedule")
-        for outcome in run.clients:
-            log.info(
-                "export %s: %s (%d employees, %d assignments, %d problems)",
-                outcome.client_key,
-                outcome.status,
-                outcome.employees,
-                outcome.assignments,
-                len(outcome.problems),
+
+def start_workers(export: ExportWiring, export_interval: float, admin: AdminStore, mailer: MailerOutbox) -> list[Any]:
+    """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds), the queue workers that
+    export each queued client (TIMERACK_EXPORT_CONCURRENCY at once), and the mailer."""
+    workers = QueueWorkers(
+        export.sqs_client,
+        [export.queues.priority, export.queues.bulk],  # a saved change is not stuck behind an hourly run
+        export.worker,
+        concurrency=export.concurrency,
+    ).start()
+    schedule = Periodic("export", export_interval, lambda: scheduled_export(export.stores)).start()
+    return [workers, schedule, _start_mailer(admin, mailer)]
+
+
+# The outcome of a client whose message was lost when the runtime stopped (the queues are not kept).
+INTERRUPTED = "not exported: the local runtime stopped before this client's turn; the next run exports it"
+
+
+def close_interrupted_runs(runs: ExportRunStore, newest: int = 50) -> int:
+    """Runs the last session left open (the kept tables hold them, the queues went with the stand-in):
+    each client still queued becomes failed with the reason, a run still queuing is marked dispatched,
+    so every run shows finished. Only the `newest` runs are looked at. How many clients were closed."""
+    closed = 0
+    records, _ = runs.list_runs(limit=newest, next_token=None)
+    for record in records:
+        if record.summary().state == "finished":
+            continue
+        token: str | None = None
+        while True:
+            page, token = runs.run_outcomes(
+                record.run_id, limit=200, next_token=token, include=lambda outcome: outcome.status == "queued"
             )
+            for outcome in page:
+                runs.settle(record.run_id, outcome.model_copy(update={"status": "failed", "error": INTERRUPTED}))
+                closed += 1
+            if not token:
+                break
+        if record.dispatched_at is None:
+            runs.dispatched(record.run_id)
+    return closed
 
-    return [Periodic("export", export_interval, scheduled_export).start(), _start_mailer(admin, dynamodb, mailer)]
+
+def scheduled_export(stores: ExportStores) -> None:
+    """The hourly rule's run, on the local schedule, as the dispatcher runs it: the lost exports swept
+    first (clients still queued long after every retry could have run), then every client queued; the
+    queue workers send them."""
+    from datetime import timedelta
+
+    from timerack_bridge.adapters.export_queue import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS
+    from timerack_bridge.logic.export_dispatch import dispatch, settle_lost_exports
+    from timerack_bridge.logic.export_worker import retry_window_seconds
+
+    lost_after = timedelta(seconds=retry_window_seconds(MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS))
+    try:
+        settle_lost_exports(stores.runs, lost_after=lost_after)
+    except Exception:
+        log.exception("the sweep of lost exports failed; the clients are queued all the same")
+    # The dispatcher logs the run (its id and counts); the export worker logs each client.
+    dispatch(stores.admin, stores.queue, stores.runs, trigger="local-schedule", destination=LOCAL_DESTINATION)
 
 
 @dataclass(frozen=True)
@@ -78,11 +125,12 @@ class MailerOutbox:
 
     ses_client: Any
     streams_client: Any
+    dynamodb_client: Any
     sender: str
     email_dir: Path
 
 
-def _start_mailer(admin: AdminStore, dynamodb: Any, mailer: MailerOutbox) -> StreamPoller:
+def _start_mailer(admin: AdminStore, mailer: MailerOutbox) -> StreamPoller:
     """The mailer fed from the table's stream, as the stream's event source mapping feeds it in AWS."""
     from timerack_bridge.mail_stream import process_stream_event
 
@@ -95,5 +143,5 @@ def _start_mailer(admin: AdminStore, dynamodb: Any, mailer: MailerOutbox) -> Str
             outbox_dir=mailer.email_dir,
         )
 
-    poller = StreamPoller(dynamodb, mailer.streams_client, admin.table_name, deliver, interval=1.0)
+    poller = StreamPoller(mailer.dynamodb_client, mailer.streams_client, admin.table_name, deliver, interval=1.0)
     return poller.start()

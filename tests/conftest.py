@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import Any
 
 import boto3
 import pytest
+
+# The service name every logger reads at import (the handlers' and the modules' child loggers alike), as the
+# stack sets it per function: set before any product module is imported.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "timerack-bridge")
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 WEEKEND_BILL = date(2026, 11, 22)  # a Sunday
@@ -72,13 +77,20 @@ def services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.setenv("EXPORT_OUTBOX_DIR", str(tmp_path / "timerack-outbox"))
     with mock_aws():
         from local.moto_stand_in import SerializedClient, install_fast_transactions
+        from timerack_bridge.adapters.export_queue import SqsExportQueue, create_export_queues
 
         install_fast_transactions()
 
         # In-process moto is not thread-safe; each DynamoDB call is atomic in AWS, so serialize calls.
         client = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))
         tables.create_tables(client, "main", "idem")
-        yield deps.Services(settings=ApiSettings.from_env(), dynamodb=client)
+        sqs = SerializedClient(boto3.client("sqs", region_name="us-east-1"))
+        queues = create_export_queues(sqs, "exports")
+        monkeypatch.setenv("EXPORT_QUEUE_URL", queues.bulk)
+        monkeypatch.setenv("EXPORT_PRIORITY_QUEUE_URL", queues.priority)
+        # The queue sends from a pool of threads: in-process moto is not thread-safe, so its calls are serialized.
+        export_queue = SqsExportQueue(sqs, queues)
+        yield deps.Services(settings=ApiSettings.from_env(), dynamodb=client, export_queue=export_queue)
 
 
 @dataclass
@@ -259,3 +271,38 @@ def batch(*timecards: dict[str, Any], client_key: str = CLIENT_KEY, end: date = 
         "payPeriod": {"start": "2026-11-16", "end": end.isoformat()},
         "timecards": list(timecards),
     }
+
+
+# ---------------------------------------------------------------- least privilege (tests/least_privilege.py)
+
+_RECORDER: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every AWS call the product's code makes, from the first test on."""
+    global _RECORDER
+    from tests.least_privilege import CallRecorder
+
+    _RECORDER = CallRecorder()
+    _RECORDER.install()
+
+
+def _shared_dir(config: pytest.Config) -> Path:
+    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Each process saves its calls; the last one to finish (the controller, or the only process) checks them
+    against the synthesized roles, when the session synthesized the stacks (tests/infra ran)."""
+    if _RECORDER is None:
+        return
+    shared = _shared_dir(session.config)
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    _RECORDER.save(shared / "aws-calls" / f"{worker}.json")
+    if hasattr(session.config, "workerinput"):
+        return
+    from tests.least_privilege_check import check_session
+
+    if not check_session(shared, session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

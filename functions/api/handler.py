@@ -60,6 +60,9 @@ def lambda_handler(
     event: dict[str, Any], context: LambdaContext, instance: ApiInstance | None = None
 ) -> dict[str, Any]:
     from timerack_bridge.api.handler import handle
+    from timerack_bridge.logic.intake import deferred_full_collections
 
     serving = instance or cold_start_instance()
-    return handle(event, context, serving.services, serving.app)
+    # A batch's body, its timecards and its reply live for the whole request: no full collection meanwhile.
+    with deferred_full_collections:
+        return handle(event, context, serving.services, serving.app)

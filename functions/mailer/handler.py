@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from timerack_bridge.config import MailerSettings
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 # Service and metrics namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE (the stack).
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 
 settings = MailerSettings.from_env()
@@ -69,7 +68,6 @@ def cold_start_adapters() -> MailerAdapters:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: MailerAdapters | None = None

@@ -14,14 +14,17 @@ if _SHARED_PYTHON not in sys.path:
 
 from infra.stack.assembly import build_app, cdk_json_context  # noqa: E402
 from infra.stack.config import TenantConfig, TenantConfigError, load_tenants  # noqa: E402
+from infra.stack.regional import RegionalStack, regional_stack_name  # noqa: E402
 from infra.stack.tenant_stack import TimerackBridgeStack, stack_name  # noqa: E402
 
 __all__ = [
+    "RegionalStack",
     "TenantConfig",
     "TenantConfigError",
     "TimerackBridgeStack",
     "build_app",
     "cdk_json_context",
     "load_tenants",
+    "regional_stack_name",
     "stack_name",
 ]

@@ -1,13 +1,16 @@
 """API Gateway (REST) in front of the API function: the routes of the contract (docs/contract.md), each behind
-the Cognito authorizer except GET /v1/health, with request validation, JSON access logs, stage
-throttling, X-Ray and a WAF web ACL."""
+the Cognito authorizer except GET /v1/health, with request validation, JSON access logs, execution logs (both
+log groups with the tenant's retention and key), stage throttling, X-Ray and a WAF web ACL.
+
+The REST API is named `TimerackBridge-<tenant>`, so its metrics (dimension ApiName) and alarms are the
+tenant's alone. The account's API Gateway CloudWatch role is not set here: the regional stack sets it once
+per account and region (infra/stack/regional.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -17,8 +20,9 @@ from constructs import Construct
 import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
+from infra.stack.encryption import TenantKey
 from infra.stack.export import ExportJob
-from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_retention
+from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_group
 from infra.stack.identity import Identity
 from infra.stack.nag import acknowledge
 from infra.stack.routes import Route, api_routes
@@ -116,6 +120,7 @@ class Api(Construct):
         database: Database,
         layers: Layers,
         export: ExportJob,
+        key: TenantKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = BridgeFunction(
@@ -124,31 +129,34 @@ class Api(Construct):
             tenant=tenant,
             spec=API_SPEC,
             layers=layers,
+            key=key,
             environment={
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_IDEMPOTENCY_TABLE_NAME: database.idempotency_table.table_name,
                 constants.ENV_PAY_CODES: ",".join(tenant.pay_codes),
                 constants.ENV_WEEK_ENDING_DAY: tenant.week_ending_day,
-                # POST /v1/exports runs the export inline, so the API carries its configuration.
-                **export.environment,
+                # POST /v1/exports and saved admin changes queue clients; the API never sends one itself.
+                **export.queue_environment,
+                constants.ENV_EXPORT_CHANGE_DELAY_SECONDS: str(constants.EXPORT_CHANGE_DELAY_SECONDS),
+                # POST /v1/exports of many clients hands the run to the dispatcher (an async invoke).
+                constants.ENV_EXPORT_DISPATCHER_FUNCTION: export.function.function.function_name,
             },
         )
-        self.function.allow(constants.API_TABLE_ACTIONS, database.main_table_resources)
+        database.grant(self.function, constants.API_TABLE_ACTIONS, constants.API_INDEX_ACTIONS)
         self.function.allow(constants.IDEMPOTENCY_TABLE_ACTIONS, [database.idempotency_table.table_arn])
-        export.grant_run(self.function)
+        export.grant_send(self.function)
+        export.grant_dispatch(self.function)
         handler = self.function.function
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention(tenant), removal_policy=RemovalPolicy.RETAIN
-        )
+        self.access_logs = log_group(self, "AccessLogs", tenant=tenant, key=key)
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
+            rest_api_name=tenant.resource_prefix,
             description=f"Timerack Bridge API ({tenant.name})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # Execution logs need the account-wide API Gateway CloudWatch role; retained on stack
-            # deletion so removing one tenant never breaks another tenant's logging in the account.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            # Execution logs need the account's API Gateway CloudWatch role: one per account and region, set by
+            # the regional stack this stack depends on, never by a tenant (it would overwrite another's).
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=constants.API_STAGE_NAME,
                 tracing_enabled=True,
@@ -163,13 +171,7 @@ class Api(Construct):
         )
         # The stack publishes the URL as ApiUrl; drop the construct's own duplicate output.
         self.rest_api.node.try_remove_child("Endpoint")
-        acknowledge(
-            self.rest_api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "The account-level API Gateway logging role uses the AWS-maintained "
-            "AmazonAPIGatewayPushToCloudWatchLogs policy, which AWS keeps in step with the service.",
-        )
+        self.execution_logs = self._execution_log_group(tenant, key)
         self._gateway_responses()
 
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[identity.user_pool])
@@ -190,6 +192,20 @@ class Api(Construct):
         self._models: dict[str, apigw.Model] = {}
         self.methods = [self._add_route(route, identity) for route in gateway_routes(api_routes())]
         self._web_acl(tenant)
+
+    def _execution_log_group(self, tenant: TenantConfig, key: TenantKey) -> logs.LogGroup:
+        """The stage's execution log group, made before the stage (API Gateway would otherwise create it on the
+        first request, kept forever, unencrypted), with the tenant's retention and key. Its name is API
+        Gateway's: `API-Gateway-Execution-Logs_<rest api id>/<stage>`."""
+        group = log_group(
+            self,
+            "ExecutionLogs",
+            tenant=tenant,
+            key=key,
+            name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{constants.API_STAGE_NAME}",
+        )
+        self.rest_api.deployment_stage.node.add_dependency(group)
+        return group
 
     def _add_route(self, gateway: GatewayRoute, identity: Identity) -> apigw.Method:
         route = gateway.route
@@ -270,7 +286,7 @@ class Api(Construct):
                 visibility_config=visibility(name),
             )
 
-        prefix = f"TimerackBridge-{tenant.name}"
+        prefix = tenant.resource_prefix
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",

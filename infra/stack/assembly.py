@@ -1,4 +1,5 @@
-"""Builds the CDK app: one stack per tenant, cdk-nag on everything."""
+"""Builds the CDK app: one stack per tenant, one regional stack per account and region the tenants use (its
+singletons: infra/stack/regional.py), cdk-nag on everything."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_cdk import App
 from infra.stack import constants
 from infra.stack.config import TenantConfig
 from infra.stack.nag import add_nag_checks
+from infra.stack.regional import RegionalStack
 from infra.stack.tenant_stack import TimerackBridgeStack
 
 
@@ -28,9 +30,24 @@ def build_app(
     outdir: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> App:
-    """The app with every tenant's stack and the nag packs attached (findings fail `synth()`)."""
+    """The app with every tenant's stack, each depending on its account and region's regional stack, and the
+    nag packs attached (findings fail `synth()`)."""
     app = App(outdir=outdir, context=context)
+    tenants = tuple(tenants)
+    places = sorted({(tenant.account, tenant.region) for tenant in tenants})
+    regional = {
+        (account, region): RegionalStack(
+            app,
+            account=account,
+            region=region,
+            tenants=[t for t in tenants if (t.account, t.region) == (account, region)],
+        )
+        for account, region in places
+    }
     for tenant in tenants:
-        TimerackBridgeStack(app, tenant, dependencies_layer_dir=dependencies_layer_dir)
+        stack = TimerackBridgeStack(app, tenant, dependencies_layer_dir=dependencies_layer_dir)
+        stack.add_stack_dependency(
+            regional[(tenant.account, tenant.region)], "API Gateway's logging role and the SES sender identity"
+        )
     add_nag_checks(app)
     return app

@@ -11,11 +11,15 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from infra.stack.constants import TENANTS_FILE
+from infra.stack.constants import METRICS_NAMESPACE, STACK_PREFIX, TENANTS_FILE
 
 # Log retentions CloudWatch accepts that make sense for payroll (days).
 LOG_RETENTION_CHOICES = (30, 60, 90, 180, 365, 400, 545, 731, 1827, 2557)
 _COGNITO_RESERVED = ("aws", "amazon", "cognito")
+# An AWS account id, or the ARN of an IAM role (of any partition) in one.
+TIMERACK_PRINCIPAL_PATTERN = r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})$"
+# The tenant's log level as Lambda's advanced logging controls name it (the application log level).
+APPLICATION_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
 # Cognito's limit on callback (and logout) URLs of one app client.
 _MAX_PORTAL_URLS = 100
 
@@ -43,7 +47,11 @@ class TenantConfig(BaseModel):
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     sender_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     export_destination: Literal["https", "s3"]
-    timerack_api_url: str = Field(pattern=r"^https://\S+$")
+    # Timerack's API: needed (and only given to the stack) when the export posts to it (`https`).
+    timerack_api_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+    # Who at Timerack reads the export bucket (`s3` only): an AWS account id or an IAM role ARN. The stack
+    # grants it the bucket's objects and decryption with the tenant's key; absent, nobody outside the account.
+    timerack_principal: str | None = Field(default=None, pattern=TIMERACK_PRINCIPAL_PATTERN)
     schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
     # The agency's week-ending weekday: every weekend bill falls on it (the API refuses other dates).
@@ -52,6 +60,9 @@ class TenantConfig(BaseModel):
     log_retention_days: int = 365
     api_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
+    # How many export workers send clients of the hourly run at once (the bulk lane's event source maximum
+    # concurrency: Lambda allows 2..1000), so Timerack is never flooded.
+    export_concurrency: int = Field(default=5, ge=2, le=1000)
     cognito_domain_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
     termination_protection: bool = True
     # Where Cognito's managed login sends a TempWorks user back to the portal (code grant with PKCE).
@@ -94,6 +105,34 @@ class TenantConfig(BaseModel):
         if self.portal_logout_urls and not self.portal_callback_urls:
             raise ValueError("portalLogoutUrls needs portalCallbackUrls: the logout URLs belong to the portal")
         return self
+
+    @model_validator(mode="after")
+    def _destination_settings(self) -> TenantConfig:
+        if self.export_destination == "https" and not self.timerack_api_url:
+            raise ValueError("exportDestination https needs timerackApiUrl")
+        if self.export_destination != "https" and self.timerack_api_url:
+            raise ValueError("timerackApiUrl is for exportDestination https only: an s3 tenant never calls Timerack")
+        if self.timerack_principal and self.export_destination != "s3":
+            raise ValueError("timerackPrincipal reads the export bucket: it needs exportDestination s3")
+        return self
+
+    @property
+    def resource_prefix(self) -> str:
+        """What every name the tenant's resources carry in the account starts with: `TimerackBridge-<name>`."""
+        return f"{STACK_PREFIX}-{self.name}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """The CloudWatch namespace of the functions' own metrics (Powertools): one per tenant."""
+        return f"{METRICS_NAMESPACE}/{self.name}"
+
+    def service_name(self, function: str) -> str:
+        """Powertools' service (the `service` dimension of every metric, and the log's service) of a function."""
+        return f"timerack-{self.name}-{function}"
+
+    @property
+    def application_log_level(self) -> str:
+        return APPLICATION_LOG_LEVELS[self.log_level]
 
     @property
     def has_portal(self) -> bool:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from timerack_bridge.adapters.dynamodb.tables import IDEMPOTENCY_TABLE, MAIN_TABLE, TableDefinition
+
+if TYPE_CHECKING:
+    from infra.stack.functions import BridgeFunction
 
 
 def _string_key(name: str) -> dynamodb.Attribute:
@@ -47,11 +53,17 @@ class Database(Construct):
         self.idempotency_table = table_from_definition(self, IDEMPOTENCY_TABLE)
 
     @property
-    def main_table_resources(self) -> list[str]:
-        """The main table's ARN and each of its index ARNs, by name (no wildcard)."""
-        return [self.main_table.table_arn] + [
-            f"{self.main_table.table_arn}/index/{index.name}" for index in MAIN_TABLE.indexes
-        ]
+    def index_arns(self) -> list[str]:
+        """Each index ARN of the main table, by name (no wildcard)."""
+        return [f"{self.main_table.table_arn}/index/{index.name}" for index in MAIN_TABLE.indexes]
+
+    def grant(self, function: BridgeFunction, table_actions: Sequence[str], index_actions: Sequence[str]) -> None:
+        """The item actions a function's code uses on the main table, and the queries it makes of its indexes:
+        an index is granted only what is asked of it (an index takes Query and Scan, nothing else)."""
+        if table_actions:
+            function.allow(table_actions, [self.main_table.table_arn])
+        if index_actions:
+            function.allow(index_actions, self.index_arns)
 
     @property
     def stream_arn(self) -> str:

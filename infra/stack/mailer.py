@@ -1,20 +1,23 @@
-"""The error-file mailer: the tenant's SES identity, the mailer function and its stream mapping,
-filtered down to completed Payroll History batches that have errors."""
+"""The error-file mailer: the mailer function and its stream mapping, filtered down to completed Payroll History
+batches that have errors, sending as the tenant's SES identity (which the regional stack owns: two tenants of
+one account and region may share a sender address)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+import jsii
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import infra.stack.constants as constants
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
+from infra.stack.encryption import TenantKey
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers
 from infra.stack.queues import dead_letter_queue
 
@@ -36,29 +39,60 @@ def batch_with_errors_filters() -> list[Mapping[str, Any]]:
     return [lambda_.FilterCriteria.filter(pattern) for pattern in ERROR_FILE_STREAM_FILTERS]
 
 
+@jsii.implements(lambda_.IEventSourceDlq)
+class QueueDlq:
+    """A stream mapping's on-failure destination: the queue's ARN, without the grant CDK's SqsDlq adds
+    (`kms:ReEncrypt*`, `kms:GenerateDataKey*`, ...): the Mailer grants what Lambda uses."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
+
+
+def sender_identity_arn(scope: Construct, tenant: TenantConfig) -> str:
+    """The ARN of the SES identity of the tenant's sender address, which the regional stack creates."""
+    return Stack.of(scope).format_arn(
+        service="ses", resource="identity", resource_name=tenant.sender_email, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
+
+
 class Mailer(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, tenant: TenantConfig, database: Database, layers: Layers
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tenant: TenantConfig,
+        database: Database,
+        layers: Layers,
+        key: TenantKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.sender_identity = ses.EmailIdentity(
-            self, "SenderIdentity", identity=ses.Identity.email(tenant.sender_email)
+        self.sender_identity_arn = sender_identity_arn(self, tenant)
+        self.failure_queue = dead_letter_queue(
+            self, "FailureQueue", receives="the mailer's stream mapping", key=key.key
         )
-        self.failure_queue = dead_letter_queue(self, "FailureQueue", receives="the mailer's stream mapping")
         self.function = BridgeFunction(
             self,
             "Handler",
             tenant=tenant,
             spec=MAILER_SPEC,
             layers=layers,
+            key=key,
             environment={
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_SENDER_EMAIL: tenant.sender_email,
             },
         )
-        self.function.allow(constants.MAILER_TABLE_ACTIONS, database.main_table_resources)
+        database.grant(self.function, constants.MAILER_TABLE_ACTIONS, constants.MAILER_INDEX_ACTIONS)
         self.function.allow(constants.STREAM_READ_ACTIONS, [database.stream_arn])
-        self.function.allow(["ses:SendEmail", "ses:SendRawEmail"], [self.sender_identity.email_identity_arn])
+        self.function.allow(constants.MAILER_SES_ACTIONS, [self.sender_identity_arn])
+        # Lambda sends a record that failed every retry to the failure queue with the function's role.
+        self.function.allow_send_to(self.failure_queue)
 
         self.stream_mapping = lambda_.EventSourceMapping(
             self,
@@ -72,7 +106,7 @@ class Mailer(Construct):
             retry_attempts=constants.MAILER_RETRY_ATTEMPTS,
             max_record_age=constants.MAILER_MAX_RECORD_AGE,
             report_batch_item_failures=True,
-            on_failure=event_sources.SqsDlq(self.failure_queue),
+            on_failure=QueueDlq(self.failure_queue),
         )
         # Lambda checks the role can read the stream when the mapping is created.
         policy = self.function.role.node.try_find_child("DefaultPolicy")

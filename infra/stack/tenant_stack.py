@@ -11,11 +11,12 @@ from infra.stack import constants
 from infra.stack.api import Api
 from infra.stack.config import TenantConfig
 from infra.stack.database import Database
+from infra.stack.encryption import TenantKey
 from infra.stack.export import ExportJob
 from infra.stack.functions import Layers
 from infra.stack.identity import Identity
 from infra.stack.mailer import Mailer
-from infra.stack.monitoring import Monitoring
+from infra.stack.monitoring import MonitoredFunction, MonitoredQueue, Monitoring
 
 
 def stack_name(tenant: TenantConfig) -> str:
@@ -34,31 +35,43 @@ class TimerackBridgeStack(Stack):
             scope,
             stack_name(tenant),
             env=Environment(account=tenant.account, region=tenant.region),
-            description=f"Timerack Bridge for tenant {tenant.name}: API, hourly export, error-file mailer",
+            description=f"Timerack Bridge for tenant {tenant.name}: API, queued hourly export, error-file mailer",
             termination_protection=tenant.termination_protection,
         )
         Tags.of(self).add("Application", constants.APPLICATION_TAG)
         Tags.of(self).add("Tenant", tenant.name)
+        key = TenantKey(self, "Encryption", tenant=tenant)
         database = Database(self, "Database")
         layers = Layers(self, "Layers", dependencies_layer_dir=dependencies_layer_dir)
         identity = Identity(self, "Identity", tenant=tenant)
-        export = ExportJob(self, "Export", tenant=tenant, database=database, layers=layers)
-        api = Api(self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export)
-        mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers)
+        export = ExportJob(self, "Export", tenant=tenant, database=database, layers=layers, key=key)
+        api = Api(
+            self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export, key=key
+        )
+        mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers, key=key)
         monitoring = Monitoring(
             self,
             "Monitoring",
             tenant=tenant,
+            key=key,
             functions=[
-                ("Api", api.function.function),
-                ("Export", export.function.function),
-                ("Mailer", mailer.function.function),
+                MonitoredFunction("ApiFunction", constants.API_FUNCTION, api.function.function),
+                MonitoredFunction("ExportDispatcher", constants.EXPORT_FUNCTION, export.function.function),
+                MonitoredFunction("ExportWorker", constants.EXPORT_WORKER_FUNCTION, export.worker.function),
+                MonitoredFunction("Mailer", constants.MAILER_FUNCTION, mailer.function.function, reads_stream=True),
             ],
-            dead_letter_queues=[
-                ("ExportDeadLetterQueue", export.dead_letter_queue),
-                ("MailerFailureQueue", mailer.failure_queue),
+            queues=[
+                MonitoredQueue(
+                    "ExportQueue",
+                    export.bulk.queue,
+                    export.bulk.dead_letter_queue,
+                    max_age=constants.EXPORT_QUEUE_AGE_ALARM,
+                ),
+                MonitoredQueue("ExportPriorityQueue", export.priority.queue, export.priority.dead_letter_queue),
+                MonitoredQueue("ExportDeadLetterQueue", export.dead_letter_queue, None),
+                MonitoredQueue("MailerFailureQueue", mailer.failure_queue, None),
             ],
-            stream_consumer=mailer.function.function,
+            tables=[("MainTable", database.main_table), ("IdempotencyTable", database.idempotency_table)],
             rest_api=api.rest_api,
         )
 
@@ -81,13 +94,27 @@ class TimerackBridgeStack(Stack):
                 monitoring.topic.topic_arn,
                 "SNS topic every alarm publishes to; subscribe on-call here",
             ),
-            "TimerackApiTokenSecretArn": (
-                export.api_token.secret_arn,
-                "Secret to put Timerack's API token in",
+            "DashboardName": (monitoring.dashboard_name, "The tenant's CloudWatch dashboard"),
+            "KmsKeyArn": (key.key_arn, "The tenant's KMS key (queues, logs, secret, Lambda environments, bucket)"),
+            "SenderEmail": (
+                tenant.sender_email,
+                "SES identity the error files are sent from (the regional stack creates it; verify it)",
             ),
-            "SenderEmail": (tenant.sender_email, "SES identity the error files are sent from (verify it)"),
+            "ExportQueueDlqArn": (
+                export.bulk.dead_letter_queue.queue_arn,
+                "Dead-letter queue of the export's bulk lane: hourly-run clients that failed every attempt",
+            ),
+            "ExportPriorityQueueDlqArn": (
+                export.priority.dead_letter_queue.queue_arn,
+                "Dead-letter queue of the export's priority lane: manual and change-driven updates that failed",
+            ),
         }
         outputs.update(identity.portal_outputs)
+        if export.api_token is not None:
+            outputs["TimerackApiTokenSecretArn"] = (
+                export.api_token.secret_arn,
+                "Secret to put Timerack's API token in (it holds a placeholder the export refuses until then)",
+            )
         if export.bucket is not None:
             outputs["ExportBucketName"] = (export.bucket.bucket_name, "S3 bucket the export drops files into")
         for output_id, (value, description) in outputs.items():

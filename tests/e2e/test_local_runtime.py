@@ -93,6 +93,7 @@ def test_send_to_tempworks_and_payroll_history(local_stack: LocalStack) -> None:
 
 def test_oversized_body_is_413(local_stack: LocalStack) -> None:
     token = local_stack.token("timerack-portal")
+    # Over the API's limit (MAX_BODY_BYTES, by default 5 MB: Lambda takes a synchronous event of 6 MB at most)
     status, _, body = local_stack.call(
         "POST", "/v1/timecard-batches", raw=b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}", token=token
     )

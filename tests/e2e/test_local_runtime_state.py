@@ -53,3 +53,38 @@ def test_runtime_json_and_the_kept_tables_are_private_to_the_user(tmp_path: Path
     finally:
         stop_stack(stack)
     assert stat.S_IMODE((tmp_path / "tables.json").stat().st_mode) == 0o600
+
+
+def test_a_run_left_open_by_a_stop_shows_finished_after_the_next_start(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from local.composition import stand_in_client
+    from local.config import RuntimeInfo
+    from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+    from timerack_bridge.domain.export_models import ClientOutcome, ExportRun
+
+    stack = start_stack(tmp_path)
+    try:
+        # Given a run whose client was still queued when the runtime stopped (the queues are not kept)
+        running = RuntimeInfo.read(tmp_path)
+        assert running is not None
+        runs = ExportRunStore(stand_in_client("dynamodb", running.moto_url), running.table_name)
+        run = ExportRun(started_at=datetime.now(UTC), destination="outbox", trigger="local-cli")
+        runs.start(run)
+        queued = ClientOutcome(client_key="ACME-1", customer_id=100, status="queued", hierarchy_node_id="acme-branch")
+        runs.add_outcomes(run.run_id, [queued])
+        runs.dispatched(run.run_id)
+    finally:
+        stop_stack(stack)
+
+    stack = start_stack(tmp_path)
+    try:
+        # Then after the next start the run is finished, its client failed with the reason
+        status, _, body = stack.call("GET", f"/v1/exports/{run.run_id}", token=stack.token("agency-admin", admin=True))
+        assert status == 200, body
+        detail = json.loads(body)
+        assert detail["state"] == "finished" and detail["counts"]["failed"] == 1
+        (client,) = detail["clients"]
+        assert client["status"] == "failed" and "stopped" in client["error"]
+    finally:
+        stop_stack(stack)

@@ -45,14 +45,29 @@ class FaultyDynamoDB:
         return getattr(self._client, name)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
-        self.calls.append(unit_of(kwargs))
+        self.calls.extend(units_of(kwargs))
         self.fault(kwargs)
         return self._client.transact_write_items(**kwargs)
 
 
-def unit_of(kwargs: dict[str, Any]) -> int:
-    """The assignment id a unit transaction writes (its first item is the unit header)."""
-    return int(kwargs["TransactItems"][0]["Put"]["Item"]["pk"]["S"].split("#")[1])
+def _assignment_of(action: dict[str, Any]) -> int:
+    op = action.get("Put") or action.get("Delete") or {}
+    item = op.get("Item") or op.get("Key") or {}
+    return int(item["pk"]["S"].split("#")[1])
+
+
+def units_of(kwargs: dict[str, Any]) -> list[int]:
+    """The assignment ids a transaction writes, one per unit (each unit starts with its header)."""
+    headers = [a["Put"]["Item"] for a in kwargs["TransactItems"] if "Put" in a]
+    return [int(h["pk"]["S"].split("#")[1]) for h in headers if h["sk"]["S"].startswith("UNIT#")]
+
+
+def cancelled_for(kwargs: dict[str, Any], unit: int, reason: str) -> ClientError:
+    """The transaction cancelled because of one unit: `reason` on its first item after the header."""
+    assignments = [_assignment_of(a) for a in kwargs["TransactItems"]]
+    at = assignments.index(unit) + 1
+    reasons = [reason if n == at else "None" for n in range(len(assignments))]
+    return client_error("TransactionCanceledException", reasons)
 
 
 def client_error(code: str, reasons: list[str] | None = None) -> ClientError:
@@ -138,9 +153,10 @@ def test_transaction_conflicts_mid_batch_are_retried_with_backoff(
     seen: dict[int, int] = {}
 
     def conflict_twice_on_1002(kwargs: dict[str, Any]) -> None:
-        seen[unit_of(kwargs)] = seen.get(unit_of(kwargs), 0) + 1
-        if unit_of(kwargs) == 1002 and seen[1002] <= 2:
-            raise transaction_conflict()
+        for unit in units_of(kwargs):
+            seen[unit] = seen.get(unit, 0) + 1
+        if 1002 in units_of(kwargs) and seen[1002] <= 2:
+            raise cancelled_for(kwargs, 1002, "TransactionConflict")
 
     client = faulty(conflict_twice_on_1002)
     # When the batch is sent
@@ -158,10 +174,11 @@ def test_throttling_that_outlasts_the_retries_is_that_assignments_error_and_a_re
 ) -> None:
     """Found here: a throttled unit write raised out of the batch (a 5xx, a batch left "processing")."""
 
-    # Given DynamoDB throttles every write of assignment 1002 (botocore's retries already spent)
+    # Given DynamoDB throttles every write of assignment 1002 (botocore's retries already spent), as
+    # a transaction reports it: cancelled, with a ThrottlingError on 1002's item
     def throttle_1002(kwargs: dict[str, Any]) -> None:
-        if unit_of(kwargs) == 1002:
-            raise throttled()
+        if 1002 in units_of(kwargs):
+            raise cancelled_for(kwargs, 1002, "ThrottlingError")
 
     client = faulty(throttle_1002)
     # When the batch is sent
@@ -198,7 +215,7 @@ def test_a_write_whose_reply_was_lost_is_reported_written_not_superseded(
     moto = services.timecards.client
 
     def land_then_lose_the_reply(kwargs: dict[str, Any]) -> None:
-        if unit_of(kwargs) == 1001 and not lost:
+        if 1001 in units_of(kwargs) and not lost:
             lost.append(1001)
             moto.transact_write_items(**kwargs)  # applied ...
             raise client_error("InternalServerError")  # ... but the caller hears a 500
@@ -249,8 +266,12 @@ def test_a_unit_locked_while_the_write_retries_reports_the_lock(
 
 @pytest.mark.parametrize("writes_before_death", [0, 1, 2])
 def test_the_function_dying_between_writes_then_a_resend_equals_one_clean_send(
-    writes_before_death: int, services: Any, agency: Agency, api: ApiCall
+    writes_before_death: int, services: Any, agency: Agency, api: ApiCall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from timerack_bridge.logic import intake
+
+    # One unit per transaction (a batch of over 100 actions in small), so the function can die between two
+    monkeypatch.setattr(intake, "MAX_TRANSACTION_ACTIONS", 1)
     # Given twin assignments 2001/2002 for a clean send, and 1001 with an earlier send to be replaced
     for twin, employee, customer in ((2001, 501, 100), (2002, 502, 101), (2003, 503, 100)):
         services.admin.put_assignment(

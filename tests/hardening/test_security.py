@@ -405,7 +405,7 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         status, report = call("GET", f"/v1/payroll-history/{batch_id}/report.csv", None, rep)
         assert status == 200
         call("GET", f"/v1/timecards?assignmentId=9101&weekendBill={weekend_bill.isoformat()}", None, rep)
-        assert call("POST", "/v1/exports", {"clientKey": CLIENT_KEY}, rep)[0] == 200
+        assert call("POST", "/v1/exports", {"clientKey": CLIENT_KEY}, rep)[0] == 202
         mails = wait_for_mail(stack, batch_id)
         time.sleep(0.5)  # the last log lines of the run
         yield {

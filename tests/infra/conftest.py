@@ -1,4 +1,5 @@
-"""Synthesizes the real CDK app (every tenant in infra/tenants.json, cdk-nag attached) once per session."""
+"""Synthesizes the real CDK app (every tenant in infra/tenants.json, their regional stacks, cdk-nag attached)
+once per session."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.infra.cdk_templates import SIDE_BY_SIDE, AlarmMetric, alarm_metric, function_folder, resources_of
+
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 for _path in (REPO_ROOT, REPO_ROOT / "layers" / "shared" / "python"):
@@ -22,18 +25,38 @@ for _path in (REPO_ROOT, REPO_ROOT / "layers" / "shared" / "python"):
 
 @dataclass(frozen=True)
 class Synthesized:
-    """The cloud assembly of one synth: each tenant stack's template, as JSON and as a file."""
+    """The cloud assembly of one synth: each tenant stack's template, as JSON and as a file, and the regional
+    stacks' (one per account and region)."""
 
     tenants: tuple[Any, ...]
     templates: dict[str, dict[str, Any]]
     template_files: dict[str, Path]
     assertions: dict[str, Any]  # stack name -> aws_cdk.assertions.Template
+    regional_templates: dict[str, dict[str, Any]]
+    regional_template_files: dict[str, Path]
 
     def resources(self, stack: str, resource_type: str) -> dict[str, dict[str, Any]]:
+        return resources_of(self.templates[stack], resource_type)
+
+    def functions(self, stack: str) -> dict[str, dict[str, Any]]:
+        """functions/ folder (api, export, export_worker, mailer) -> the function's resource."""
+        roles = self.resources(stack, "AWS::IAM::Role")
         return {
-            logical_id: resource
-            for logical_id, resource in self.templates[stack]["Resources"].items()
-            if resource["Type"] == resource_type
+            function_folder(roles[f["Properties"]["Role"]["Fn::GetAtt"][0]]): f
+            for f in self.resources(stack, "AWS::Lambda::Function").values()
+        }
+
+    def function_id(self, stack: str, folder: str) -> str:
+        """The logical id of a function (by its functions/ folder)."""
+        function = self.functions(stack)[folder]
+        (logical_id,) = [i for i, f in self.resources(stack, "AWS::Lambda::Function").items() if f is function]
+        return logical_id
+
+    def alarms(self, stack: str) -> dict[str, tuple[dict[str, Any], AlarmMetric]]:
+        """alarm name -> (its properties, the metric it watches)."""
+        return {
+            alarm["Properties"]["AlarmName"]: (alarm["Properties"], alarm_metric(alarm["Properties"]))
+            for alarm in self.resources(stack, "AWS::CloudWatch::Alarm").values()
         }
 
     def all_resources(self, resource_type: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -42,9 +65,10 @@ class Synthesized:
                 yield stack, logical_id, resource
 
 
-def _synthesize(outdir: Path) -> dict[str, str]:
-    """Synthesize the app into `outdir`; return stack name -> template file."""
-    from infra.stack import build_app, cdk_json_context, load_tenants, stack_name
+def _synthesize(outdir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Synthesize the app into `outdir`; return tenant stack name -> template file, and the same for the
+    regional stacks."""
+    from infra.stack import build_app, cdk_json_context, load_tenants, regional_stack_name, stack_name
 
     # A stand-in for layers/dependencies (built by infra/build_layers.sh): the stack takes the
     # directory as a parameter, so the tests never download arm64 wheels.
@@ -62,10 +86,12 @@ def _synthesize(outdir: Path) -> dict[str, str]:
     app = build_app(load_tenants(), dependencies_layer_dir=dependencies, outdir=str(outdir), context=cdk_json_context())
     # cdk-nag runs here as a validation plugin: any unacknowledged finding raises.
     assembly = app.synth()
-    return {
-        stack_name(tenant): assembly.get_stack_by_name(stack_name(tenant)).template_full_path
-        for tenant in load_tenants()
-    }
+    tenants = load_tenants()
+    regional = {regional_stack_name(t.account, t.region) for t in tenants}
+    return (
+        {stack_name(t): assembly.get_stack_by_name(stack_name(t)).template_full_path for t in tenants},
+        {name: assembly.get_stack_by_name(name).template_full_path for name in sorted(regional)},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +105,17 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     outdir = shared / "infra-cdk.out"
+    # The tenant stacks' files (tests/least_privilege_check.py reads them too), then the regional stacks'.
     complete = shared / "infra-synth-complete.json"
+    regional = shared / "infra-synth-regional.json"
     with (shared / "infra-synth.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not complete.exists():
-            complete.write_text(json.dumps(_synthesize(outdir)), encoding="utf-8")
+            tenant_files, regional_files = _synthesize(outdir)
+            regional.write_text(json.dumps(regional_files), encoding="utf-8")
+            complete.write_text(json.dumps(tenant_files), encoding="utf-8")
         files = {name: Path(path) for name, path in json.loads(complete.read_text(encoding="utf-8")).items()}
+        regional_files = {name: Path(path) for name, path in json.loads(regional.read_text(encoding="utf-8")).items()}
 
     templates = {name: json.loads(path.read_text(encoding="utf-8")) for name, path in files.items()}
     return Synthesized(
@@ -92,4 +123,30 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         templates=templates,
         template_files=files,
         assertions={name: Template.from_json(template) for name, template in templates.items()},
+        regional_templates={
+            name: json.loads(path.read_text(encoding="utf-8")) for name, path in regional_files.items()
+        },
+        regional_template_files=regional_files,
     )
+
+
+@pytest.fixture(scope="session")
+def side_by_side(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The templates (stack name -> template) of an app of the two SIDE_BY_SIDE tenants, from a temporary
+    tenants file, synthesized with cdk-nag like the real one."""
+    from infra.stack import build_app, cdk_json_context, load_tenants
+
+    base = tmp_path_factory.mktemp("side-by-side")
+    tenants_file = base / "tenants.json"
+    tenants_file.write_text(json.dumps({"tenants": SIDE_BY_SIDE}), encoding="utf-8")
+    dependencies = base / "dependencies"
+    (dependencies / "python").mkdir(parents=True)
+    (dependencies / "python" / "placeholder.txt").write_text("test stand-in\n", encoding="utf-8")
+    app = build_app(
+        load_tenants(tenants_file),
+        dependencies_layer_dir=dependencies,
+        outdir=str(base / "cdk.out"),
+        context=cdk_json_context(),
+    )
+    assembly = app.synth()
+    return {stack.stack_name: stack.template for stack in assembly.stacks}

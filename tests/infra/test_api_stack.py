@@ -129,3 +129,54 @@ def test_timerack_gets_a_client_credentials_app_client_with_the_timecards_scope(
         template.has_resource_properties(
             "AWS::Cognito::UserPool", {"AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}}
         )
+
+
+def test_the_rest_api_is_named_after_the_tenant(synthesized):
+    for tenant in synthesized.tenants:
+        (api,) = synthesized.resources(f"TimerackBridge-{tenant.name}", "AWS::ApiGateway::RestApi").values()
+        assert api["Properties"]["Name"] == f"TimerackBridge-{tenant.name}"
+
+
+def test_the_stage_logs_into_log_groups_with_the_tenants_retention_and_key(synthesized):
+    for tenant in synthesized.tenants:
+        stack = f"TimerackBridge-{tenant.name}"
+        (key_id,) = synthesized.resources(stack, "AWS::KMS::Key")
+        (api_id,) = synthesized.resources(stack, "AWS::ApiGateway::RestApi")
+        ((stage_id, stage),) = synthesized.resources(stack, "AWS::ApiGateway::Stage").items()
+        groups = synthesized.resources(stack, "AWS::Logs::LogGroup")
+        (access_ref,) = [
+            part for part in stage["Properties"]["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1] if "Ref" in part
+        ]
+        access = groups[access_ref["Ref"]]
+        # The execution log group is API Gateway's name for it, made by the stack before the stage logs into it
+        (execution_id,) = [
+            i
+            for i, g in groups.items()
+            if g["Properties"].get("LogGroupName")
+            == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, "/prod"]]}
+        ]
+        assert execution_id in stage["DependsOn"], stage_id
+        for group in (access, groups[execution_id]):
+            assert group["Properties"]["RetentionInDays"] == tenant.log_retention_days
+            assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+            assert group["DeletionPolicy"] == "Retain"
+
+
+def test_the_account_wide_api_gateway_logging_role_is_set_once_per_account_and_region(synthesized):
+    # A tenant stack setting AWS::ApiGateway::Account would overwrite the role another stack set
+    for stack in synthesized.templates:
+        assert not synthesized.resources(stack, "AWS::ApiGateway::Account"), stack
+        assert not [
+            r
+            for r in synthesized.resources(stack, "AWS::IAM::Role").values()
+            if "apigateway.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+        ], stack
+    for name, template in synthesized.regional_templates.items():
+        resources = template["Resources"]
+        (account,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Account"]
+        role = resources[account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "apigateway.amazonaws.com"
+        }
+        # Deleting the regional stack never takes another application's API Gateway logging with it
+        assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain", name

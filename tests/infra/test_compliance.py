@@ -13,8 +13,11 @@ pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
-def test_one_stack_per_tenant_in_its_own_account_and_region(synthesized):
+def test_one_stack_per_tenant_and_one_regional_stack_per_account_and_region(synthesized):
     assert set(synthesized.templates) == {f"TimerackBridge-{t.name}" for t in synthesized.tenants}
+    assert set(synthesized.regional_templates) == {
+        f"TimerackBridgeRegional-{t.account}-{t.region}" for t in synthesized.tenants
+    }
 
 
 def test_the_stacks_synthesize_with_zero_unacknowledged_nag_findings(synthesized):
@@ -40,7 +43,9 @@ def test_a_deliberate_nag_finding_fails_synth(tmp_path):
 
 
 def test_cfn_lint_is_clean_on_every_template(synthesized):
-    files = [str(path) for path in synthesized.template_files.values()]
+    files = [
+        str(path) for path in [*synthesized.template_files.values(), *synthesized.regional_template_files.values()]
+    ]
     result = subprocess.run(
         [str(CFN_LINT), "--format", "parseable", *files],
         capture_output=True,
@@ -62,6 +67,10 @@ def test_the_outputs_admins_need_are_published(synthesized):
             "AdminClientId",
             "TableName",
             "AlarmTopicArn",
-            "TimerackApiTokenSecretArn",
+            "DashboardName",
+            "KmsKeyArn",
+            "ExportQueueDlqArn",
+            "ExportPriorityQueueDlqArn",
         } <= set(outputs)
         assert ("ExportBucketName" in outputs) == (tenant.export_destination == "s3")
+        assert ("TimerackApiTokenSecretArn" in outputs) == (tenant.export_destination == "https")

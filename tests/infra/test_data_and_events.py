@@ -52,8 +52,8 @@ def test_the_main_table_matches_its_definition(synthesized):
 
 def test_the_mailer_only_wakes_for_completed_batches_with_errors(synthesized):
     for stack in synthesized.templates:
-        (mapping,) = synthesized.resources(stack, "AWS::Lambda::EventSourceMapping").values()
-        properties = mapping["Properties"]
+        mappings = synthesized.resources(stack, "AWS::Lambda::EventSourceMapping").values()
+        (properties,) = [m["Properties"] for m in mappings if "StartingPosition" in m["Properties"]]
         completed_with_errors = {"sk": {"S": ["BATCH"]}, "status": {"S": ["completed"]}, "hasErrors": {"BOOL": [True]}}
         # The error file asked for when the batch was sent, or a batch stored before that setting was kept on it
         sent_on, legacy = ({"BOOL": [True]}, {"BOOL": [{"exists": False}]})
@@ -80,7 +80,8 @@ def test_the_export_runs_hourly_with_retries_and_a_dead_letter_queue(synthesized
         queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
         queue = synthesized.templates[stack]["Resources"][queue_id]
         assert queue["Type"] == "AWS::SQS::Queue"
-        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        (key_id,) = synthesized.resources(stack, "AWS::KMS::Key")
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
 def test_dead_letter_queues_refuse_plain_http(synthesized):
@@ -93,16 +94,16 @@ def test_dead_letter_queues_refuse_plain_http(synthesized):
 
 def test_alarms_cover_errors_throttles_and_dead_letter_depth(synthesized):
     for stack in synthesized.templates:
-        alarms = synthesized.resources(stack, "AWS::CloudWatch::Alarm").values()
-        metrics = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms}
+        alarms = synthesized.alarms(stack).values()
+        metrics = {(watched.namespace, watched.name) for _, watched in alarms}
         assert {
             ("AWS/Lambda", "Errors"),
             ("AWS/Lambda", "Throttles"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         } <= metrics
-        assert len([a for a in alarms if a["Properties"]["MetricName"] == "Errors"]) == 3
+        assert len([w for _, w in alarms if w.name == "Errors"]) == 4
         (topic_id,) = synthesized.resources(stack, "AWS::SNS::Topic")
-        assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
+        assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm, _ in alarms)
         # An SSL-only topic policy replaces the default one, so CloudWatch must be allowed explicitly.
         (policy,) = synthesized.resources(stack, "AWS::SNS::TopicPolicy").values()
         assert any(

@@ -28,9 +28,8 @@ def test_each_function_is_given_only_variables_its_settings_read_and_they_pass(
     from timerack_bridge.config import FUNCTION_SETTINGS
 
     for stack in synthesized.templates:
-        for resource in synthesized.resources(stack, "AWS::Lambda::Function").values():
+        for function, resource in synthesized.functions(stack).items():
             variables = resource["Properties"]["Environment"]["Variables"]
-            function = variables["POWERTOOLS_SERVICE_NAME"].removeprefix("timerack-")
             model = FUNCTION_SETTINGS[function]
             assert set(variables) - POWERTOOLS <= set(model.variables()), (stack, function)
             for name in model.variables():

@@ -1,4 +1,4 @@
-"""The three functions: runtime, architecture, configuration, and least-privilege roles."""
+"""The four functions: runtime, architecture, configuration, logging, and least-privilege roles."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ COMMON_ENV = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMES
 
 
 def _functions(synthesized, stack: str) -> dict[str, dict[str, Any]]:
-    """function name (api/export/mailer) -> its properties."""
-    functions = [f["Properties"] for f in synthesized.resources(stack, "AWS::Lambda::Function").values()]
-    assert {f["Handler"] for f in functions} == {HANDLER}
-    return {f["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"].removeprefix("timerack-"): f for f in functions}
+    """function name (api/export/export_worker/mailer) -> its properties."""
+    functions = {name: f["Properties"] for name, f in synthesized.functions(stack).items()}
+    assert {f["Handler"] for f in functions.values()} == {HANDLER}
+    return functions
 
 
 def test_each_function_runs_python_3_14_on_arm64_with_tracing(synthesized):
     for stack in synthesized.templates:
         functions = _functions(synthesized, stack)
-        assert set(functions) == {"api", "export", "mailer"}
+        assert set(functions) == {"api", "export", "export_worker", "mailer"}
         for name, function in functions.items():
             assert function["Runtime"] == "python3.14", name
             assert function["Architectures"] == ["arm64"], name
@@ -39,14 +39,14 @@ def test_each_function_gets_the_environment_its_code_reads(synthesized):
         env = {name: f["Environment"]["Variables"] for name, f in functions.items()}
         for name, variables in env.items():
             assert set(variables) >= COMMON_ENV, name
-            assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "TimerackBridge"
+            # Per tenant (and per function): tenants of one account and region never share a metric
+            assert variables["POWERTOOLS_METRICS_NAMESPACE"] == f"TimerackBridge/{tenant.name}"
+            assert variables["POWERTOOLS_SERVICE_NAME"] == f"timerack-{tenant.name}-{name}"
         assert set(env["api"]) >= {"IDEMPOTENCY_TABLE_NAME", "PAY_CODES"}
         assert env["api"]["PAY_CODES"] == ",".join(tenant.pay_codes)
         assert env["api"]["WEEK_ENDING_DAY"] == tenant.week_ending_day
-        assert env["export"]["EXPORT_DESTINATION"] == tenant.export_destination
-        assert env["export"]["TIMERACK_API_URL"] == tenant.timerack_api_url
-        assert "TIMERACK_API_TOKEN_SECRET_ARN" in env["export"]
-        assert ("EXPORT_BUCKET" in env["export"]) == (tenant.export_destination == "s3")
+        # The export's variables, function by function: tests/infra/test_export_queue.py
+        assert env["export_worker"]["EXPORT_DESTINATION"] == tenant.export_destination
         assert env["mailer"]["SENDER_EMAIL"] == tenant.sender_email
 
 
@@ -89,20 +89,91 @@ def test_only_x_ray_and_export_objects_use_a_wildcard_resource(synthesized):
 def test_each_function_has_its_own_role_without_managed_policies(synthesized):
     for stack in synthesized.templates:
         roles = {f["Role"]["Fn::GetAtt"][0] for f in _functions(synthesized, stack).values()}
-        assert len(roles) == 3
+        assert len(roles) == 4
         for role_id in roles:
             role = synthesized.templates[stack]["Resources"][role_id]["Properties"]
             assert "ManagedPolicyArns" not in role
 
 
 def test_the_mailer_may_send_only_as_the_tenant_identity(synthesized):
-    for stack in synthesized.templates:
+    for tenant in synthesized.tenants:
+        stack = f"TimerackBridge-{tenant.name}"
         ses = [s for st, _, s in _statements(synthesized) if st == stack and "ses:SendEmail" in _as_list(s["Action"])]
         assert ses
-        (identity_id,) = synthesized.resources(stack, "AWS::SES::EmailIdentity")
+        # The identity is the regional stack's (infra/stack/regional.py): the tenant stack names its ARN
+        assert not synthesized.resources(stack, "AWS::SES::EmailIdentity")
         for statement in ses:
-            (resource,) = _as_list(statement["Resource"])
-            assert {"Ref": identity_id} in resource["Fn::Join"][1]
+            assert _as_list(statement["Resource"]) == [
+                f"arn:aws:ses:{tenant.region}:{tenant.account}:identity/{tenant.sender_email}"
+            ]
+        regional = synthesized.regional_templates[f"TimerackBridgeRegional-{tenant.account}-{tenant.region}"]
+        identities = [
+            r["Properties"]["EmailIdentity"]
+            for r in regional["Resources"].values()
+            if r["Type"] == "AWS::SES::EmailIdentity"
+        ]
+        assert tenant.sender_email in identities
+
+
+def test_each_function_logs_json_at_the_tenant_level_into_its_own_encrypted_log_group(synthesized):
+    levels = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
+    for tenant in synthesized.tenants:
+        stack = f"TimerackBridge-{tenant.name}"
+        (key_id,) = synthesized.resources(stack, "AWS::KMS::Key")
+        log_groups = synthesized.resources(stack, "AWS::Logs::LogGroup")
+        seen = set()
+        for name, function in _functions(synthesized, stack).items():
+            logging = function["LoggingConfig"]
+            assert logging["LogFormat"] == "JSON", name
+            assert logging["ApplicationLogLevel"] == levels[tenant.log_level], name
+            assert function["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == tenant.log_level, name
+            group = log_groups[logging["LogGroup"]["Ref"]]["Properties"]
+            assert group["RetentionInDays"] == tenant.log_retention_days, name
+            assert group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}, name
+            seen.add(logging["LogGroup"]["Ref"])
+        assert len(seen) == 4
+
+
+def _role_statements(synthesized, stack: str, folder: str) -> list[dict[str, Any]]:
+    role_id = _functions(synthesized, stack)[folder]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _allowed_on(statements: list[dict[str, Any]], resource: Any) -> set[str]:
+    return {
+        action
+        for statement in statements
+        if resource in _as_list(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
+
+
+def test_each_role_queries_only_the_indexes_and_uses_only_item_actions_on_the_table(synthesized):
+    # An index takes Query (and Scan, which no code uses); every other table action is on the table's items
+    for stack in synthesized.templates:
+        (table_id,) = [i for i in synthesized.resources(stack, "AWS::DynamoDB::GlobalTable") if "MainTable" in i]
+        table = {"Fn::GetAtt": [table_id, "Arn"]}
+        indexes = [{"Fn::Join": ["", [table, f"/index/{name}"]]} for name in ("gsi1", "gsi2")]
+        for folder in ("api", "export", "export_worker", "mailer"):
+            statements = _role_statements(synthesized, stack, folder)
+            for index in indexes:
+                assert _allowed_on(statements, index) <= {"dynamodb:Query"}, (stack, folder)
+            on_table = _allowed_on(statements, table)
+            assert "dynamodb:Scan" not in on_table, (stack, folder)
+            # No transaction of the code holds a condition check (tests/least_privilege.py records them)
+            assert "dynamodb:ConditionCheckItem" not in on_table, (stack, folder)
+        # The worker queries the indexes only (the dispatcher also a run's outcomes, its sweep of lost exports);
+        # the mailer reads items by key only
+        assert "dynamodb:Query" not in _allowed_on(_role_statements(synthesized, stack, "export_worker"), table)
+        mailer = _role_statements(synthesized, stack, "mailer")
+        assert all(not _allowed_on(mailer, index) for index in indexes)
+        # SES v2 SendEmail is authorised by ses:SendEmail alone
+        assert not [s for s in mailer if "ses:SendRawEmail" in _as_list(s["Action"])]
 
 
 def _layer_asset_files(synthesized, stack: str, description_start: str) -> set[str]:

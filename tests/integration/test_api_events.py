@@ -49,3 +49,12 @@ def test_sample_events_drive_the_handler(services: Any, agency: Agency) -> None:
 
     status, locked = invoke("api-admin-send-to-payroll.json")
     assert status == 200 and locked["lockedUnits"] == 1 and locked["lockedTimecards"] == 2
+
+
+def test_a_query_parameter_the_route_does_not_read_is_a_422_naming_it(api: Any, agency: Any) -> None:
+    # A misspelt nextToken would otherwise be ignored: the caller would read the first page again
+    reply = api("GET", "/v1/payroll-history?clientKey=ACME-1&nexttoken=abc")
+    assert reply.status == 422
+    assert '"nexttoken"' in reply.json["message"] and "nextToken" in reply.json["message"]
+    # The parameters the route reads are taken as before
+    assert api("GET", "/v1/payroll-history?clientKey=ACME-1&limit=5").status == 200

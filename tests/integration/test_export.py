@@ -1,4 +1,10 @@
-"""The export on moto: client by client, child customers, destinations, retries, the lock, the handler."""
+"""The export on moto: what one client's export sends, the destinations, the client lease, the functions.
+
+The queue between the dispatcher and the workers is real (moto's SQS, with its dead-letter queues):
+`Line` puts the dispatcher, the queues and the workers together as the stack does, and hands each
+received message to the worker as Lambda's event source would. tests/integration/test_export_queue.py
+drives the flow through it (retries, the dead-letter queue, runs side by side, the run records).
+"""
 
 from __future__ import annotations
 
@@ -31,11 +37,12 @@ from timerack_bridge.adapters.destinations import (
 from timerack_bridge.adapters.dynamodb import tables
 from timerack_bridge.adapters.dynamodb.admin import AdminStore
 from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+from timerack_bridge.adapters.export_queue import MAX_RECEIVES, QueueUrls, SqsExportQueue, create_export_queues
 from timerack_bridge.domain.entities import Assignment, Customer, Employee
-from timerack_bridge.domain.export_models import ExportPayload
+from timerack_bridge.domain.export_models import ClientOutcome, ExportMessage, ExportPayload, ExportRunSummary
 from timerack_bridge.domain.pin import ssn_last_four
-from timerack_bridge.exceptions import NotFoundError
-from timerack_bridge.logic.export_run import run_export
+from timerack_bridge.logic.export_worker import export_client
 
 TODAY = date(2026, 11, 16)
 # Every PIN and SSN fragment of the seeded employees: none may appear in a log line.
@@ -130,18 +137,245 @@ class RecordingDestination(ExportDestination):
 
     def send(self, payload: ExportPayload) -> None:
         if payload.client_key in self.failing:
-            raise DestinationError(f"Timerack refused the export of client {payload.client_key}: HTTP 400")
+            raise DestinationError(f"Timerack did not accept the export of client {payload.client_key}: HTTP 503")
         self.sent.append(payload)
 
 
-def test_every_client_is_exported_with_its_child_customers_and_window(store: AdminStore, clients: list[str]) -> None:
+# ------------------------------------------------------------------ the line: dispatcher, queues, workers
+
+
+class ForcedVisibilitySqs:
+    """The SQS client the export sees: a ChangeMessageVisibility is recorded as asked, then made with 0 s,
+    so the test receives the message again at once (how long SQS waits is SQS's business, not the test's)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.asked: list[int] = []
+        self.batches: list[int] = []  # the entries of each SendMessageBatch
+        self._sent: dict[str, list[ExportMessage]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def send_message_batch(self, **kwargs: Any) -> Any:
+        self.batches.append(len(kwargs["Entries"]))
+        bodies = [ExportMessage.model_validate_json(entry["MessageBody"]) for entry in kwargs["Entries"]]
+        self._sent.setdefault(kwargs["QueueUrl"], []).extend(bodies)
+        return self.client.send_message_batch(**kwargs)
+
+    def sent(self, url: str) -> list[ExportMessage]:
+        """Every message sent to the queue, in order."""
+        return list(self._sent.get(url, []))
+
+    def change_message_visibility(self, **kwargs: Any) -> Any:
+        self.asked.append(kwargs["VisibilityTimeout"])
+        return self.client.change_message_visibility(**{**kwargs, "VisibilityTimeout": 0})
+
+
+@dataclass
+class FakePending:
+    """The debounce's pending markers (the PendingExports port), with what happened in order."""
+
+    log: list[tuple[str, int]] = field(default_factory=list)
+    held: set[int] = field(default_factory=set)
+    dirty: set[int] = field(default_factory=set)
+
+    def claim(self, customer_id: int) -> bool:
+        if customer_id in self.held:
+            self.dirty.add(customer_id)  # a change saved while the update is pending or being exported
+            return False
+        self.held.add(customer_id)
+        self.log.append(("claim", customer_id))
+        return True
+
+    def release(self, customer_id: int) -> None:
+        self.held.discard(customer_id)
+        self.log.append(("release", customer_id))
+
+    def begin(self, customer_id: int) -> None:
+        self.held.add(customer_id)
+        self.dirty.discard(customer_id)
+        self.log.append(("begin", customer_id))
+
+    def end(self, customer_id: int) -> bool:
+        self.log.append(("end", customer_id))
+        if customer_id in self.dirty:
+            self.dirty.discard(customer_id)
+            return False
+        self.held.discard(customer_id)
+        return True
+
+
+@dataclass
+class Line:
+    """The export line on moto, as the stack wires it: the dispatcher queues, each worker takes one message."""
+
+    dynamodb: Any
+    store: AdminStore
+    sqs: ForcedVisibilitySqs
+    urls: QueueUrls
+    destination: RecordingDestination = field(default_factory=RecordingDestination)
+    pending: FakePending = field(default_factory=FakePending)
+
+    @property
+    def runs(self) -> ExportRunStore:
+        return ExportRunStore(self.dynamodb, "main")
+
+    @property
+    def queue(self) -> SqsExportQueue:
+        return SqsExportQueue(self.sqs, self.urls, workers=1)
+
+    def dispatch(self, *, trigger: Any = "hourly", as_of: date | None = TODAY, **kwargs: Any) -> ExportRunSummary:
+        from timerack_bridge.logic.export_dispatch import dispatch
+
+        return dispatch(
+            self.store, self.queue, self.runs, trigger=trigger, destination="recording", as_of=as_of, **kwargs
+        )
+
+    def queue_change(self, customer_id: int, client_key: str, node: str = "branch") -> str:
+        """A saved change's one-client run, queued as the API queues it (on the priority lane)."""
+        from timerack_bridge.domain.export_models import ExportRun
+
+        run = ExportRun(started_at=time_now(), destination="recording", trigger="change")
+        outcome = ClientOutcome(client_key=client_key, customer_id=customer_id, hierarchy_node_id=node, status="queued")
+        assert self.pending.claim(customer_id)
+        self.runs.start(run)
+        self.runs.add_outcomes(run.run_id, [outcome])
+        self.runs.dispatched(run.run_id)
+        message = ExportMessage(run_id=run.run_id, customer_id=customer_id, trigger="change", change=True)
+        assert self.queue.send([message], lane="priority") == []
+        return run.run_id
+
+    def adapters(self, destination: ExportDestination | None = None, **overrides: Any) -> Any:
+        from functions.export_worker.handler import WorkerAdapters
+
+        parts: dict[str, Any] = {
+            "admin_store": self.store,
+            "destination": destination or self.destination,
+            "queue": self.queue,
+            "runs": self.runs,
+            "leases": ExportLock(self.dynamodb, "main"),
+            "pending": self.pending,
+            "max_receives": MAX_RECEIVES,
+            "today": lambda: TODAY,
+            "change_delay_seconds": 0,  # a client queued once more is at once on the lane (the tests read it)
+        }
+        return WorkerAdapters(**(parts | overrides))
+
+    def records(self, lane: str = "bulk", url: str | None = None) -> list[dict[str, Any]]:
+        """At most one message of the lane as Lambda's SQS event source hands it over (one record)."""
+        url = url or getattr(self.urls, lane)
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for _ in range(3):  # a message made visible this very millisecond is visible from the next one
+            received = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if received:
+                return [lambda_record(message, arn) for message in received]
+            time.sleep(0.002)
+        return []
+
+    def work(self, lane: str = "bulk", destination: ExportDestination | None = None) -> dict[str, Any] | None:
+        """One worker invocation on the next message of the lane (None: nothing to receive); a record the
+        worker did not report failed is deleted, as the event source deletes it."""
+        return self.work_with(lane, destination)
+
+    def work_with(
+        self, lane: str = "bulk", destination: ExportDestination | None = None, **overrides: Any
+    ) -> dict[str, Any] | None:
+        """`work`, with some of the worker's adapters replaced (`runs=...`, `max_receives=...`)."""
+        from functions.export_worker.handler import handle_records
+
+        records = self.records(lane)
+        if not records:
+            return None
+        response: dict[str, Any] = handle_records({"Records": records}, self.adapters(destination, **overrides))
+        failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+        for record in records:
+            if record["messageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=getattr(self.urls, lane), ReceiptHandle=record["receiptHandle"])
+        return response
+
+    def drain(self, lane: str = "bulk", destination: ExportDestination | None = None, limit: int = 60) -> int:
+        """Workers take the lane's messages until none is left; how many invocations that took."""
+        for invocations in range(limit):
+            if self.work(lane, destination) is None:
+                return invocations
+        raise AssertionError(f"the {lane} lane still had messages after {limit} invocations")
+
+    def dead_letters(self, lane: str = "bulk") -> list[ExportMessage]:
+        url = self.sqs.get_queue_url(QueueName=f"exports-{lane}-dlq")["QueueUrl"]
+        received = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [ExportMessage.model_validate_json(message["Body"]) for message in received]
+
+    def outcomes(self, run_id: str) -> dict[str, ClientOutcome]:
+        found: dict[str, ClientOutcome] = {}
+        token: str | None = None
+        while True:
+            page, token = self.runs.run_outcomes(run_id, limit=200, next_token=token)
+            found |= {outcome.client_key: outcome for outcome in page}
+            if token is None:
+                return found
+
+    def summary(self, run_id: str) -> ExportRunSummary:
+        record = self.runs.get_run(run_id)
+        assert record is not None
+        return record.summary()
+
+
+def time_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def lambda_record(message: dict[str, Any], arn: str) -> dict[str, Any]:
+    """A received SQS message as one record of Lambda's SQS event."""
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", "0"),
+            "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
+            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+@pytest.fixture
+def worker_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What the worker's and the dispatcher's cold starts read (their adapters are handed in by the tests)."""
+    monkeypatch.setenv("TABLE_NAME", "main")
+    monkeypatch.setenv("EXPORT_DESTINATION", "outbox")
+    monkeypatch.setenv("EXPORT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("EXPORT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/exports-bulk")
+    monkeypatch.setenv("EXPORT_PRIORITY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/exports-priority")
+
+
+@pytest.fixture
+def line(dynamodb: Any, store: AdminStore, worker_env: None) -> Line:
+    sqs = ForcedVisibilitySqs(boto3.client("sqs", region_name="us-east-1"))
+    urls = create_export_queues(sqs.client, "exports")
+    return Line(dynamodb, store, sqs, urls)
+
+
+# ------------------------------------------------------------------ one client's export
+
+
+def test_a_client_is_exported_with_its_child_customers_and_window(store: AdminStore, clients: list[str]) -> None:
     destination = RecordingDestination()
-    seen: list[str] = []
-    # When the export runs
-    run = run_export(store, destination, today=TODAY, progress=lambda outcome: seen.append(outcome.client_key))
-    # Then each client is exported once, in order, and progress saw each as it finished
-    assert [(c.client_key, c.status) for c in run.clients] == [(k, "exported") for k in clients]
-    assert seen == clients
+    # When each client is exported (as a worker exports the client of its message)
+    outcomes = [export_client(store, destination, customer, today=TODAY) for customer in store.iter_clients()]
+    # Then each is sent once with the assignments of its whole customer tree in the window
+    assert [(o.client_key, o.status) for o in outcomes] == [(k, "exported") for k in clients]
     acme = next(p for p in destination.sent if p.client_key == "ACME-1")
     assert [(a.assignment_id, a.customer_id) for a in acme.assignments] == [
         (1001, 100),
@@ -150,60 +384,14 @@ def test_every_client_is_exported_with_its_child_customers_and_window(store: Adm
     ]
     assert {e.employee_id: e.pin for e in acme.employees} == {7: "72345", 9: "126789", 11: "904417"}
     assert [(p.type, p.employee_id) for p in acme.problems] == [("missing-pin", 12)]
-    outcome = run.clients[0]
+    outcome = outcomes[0]
     assert (outcome.employees, outcome.assignments, len(outcome.problems)) == (3, 3, 1)
-    # And the run's JSON names employees by id and never holds a PIN
-    body = run.model_dump_json(by_alias=True)
+    # And the outcome names employees by id and never holds a PIN
+    body = outcome.model_dump_json(by_alias=True)
     assert '"employeeId":12' in body and not any(secret in body for secret in SECRETS)
 
 
-def test_one_client_by_key_and_an_unknown_key(store: AdminStore, clients: list[str]) -> None:
-    destination = RecordingDestination()
-    run = run_export(store, destination, client_key="INITECH-1", today=TODAY)
-    assert [c.client_key for c in run.clients] == ["INITECH-1"]
-    assert [a.assignment_id for a in destination.sent[0].assignments] == [3001]
-    with pytest.raises(NotFoundError):
-        run_export(store, destination, client_key="NOPE-1", today=TODAY)
-
-
-def test_a_failing_client_does_not_stop_the_others(store: AdminStore, clients: list[str]) -> None:
-    destination = RecordingDestination(failing={"GLOBEX-1"})
-    run = run_export(store, destination, today=TODAY)
-    assert [(c.client_key, c.status) for c in run.clients] == [
-        ("ACME-1", "exported"),
-        ("GLOBEX-1", "failed"),
-        ("INITECH-1", "exported"),
-    ]
-    assert "HTTP 400" in (run.clients[1].error or "") and run.failures == 1
-    # And the failed client's lock was released: the next run exports it
-    destination.failing.clear()
-    assert run_export(store, destination, client_key="GLOBEX-1", today=TODAY).clients[0].status == "exported"
-
-
-def test_a_run_short_of_time_starts_no_client_it_cannot_finish(store: AdminStore, clients: list[str]) -> None:
-    # Given a Lambda with time for one client only (the recording destination's worst case is 30s)
-    remaining = [100.0]
-    destination = RecordingDestination()
-    original_send = destination.send
-
-    def slow_send(payload: ExportPayload) -> None:
-        original_send(payload)
-        remaining[0] -= 70
-
-    destination.send = slow_send  # type: ignore[method-assign]
-    run = run_export(store, destination, today=TODAY, seconds_left=lambda: remaining[0])
-    # Then the later clients are reported, not cut off mid-send, and the next run picks them up
-    assert [(c.client_key, c.status) for c in run.clients] == [
-        ("ACME-1", "exported"),
-        ("GLOBEX-1", "failed"),
-        ("INITECH-1", "failed"),
-    ]
-    assert "ran out of time" in (run.clients[1].error or "")
-    # And the run's lease is given back: the next run does not wait for it to expire
-    assert store.get("EXPORTLOCK", "RUN") is None
-
-
-# ------------------------------------------------------------------ the lock
+# ------------------------------------------------------------------ the client lease
 
 
 @contextmanager
@@ -221,156 +409,67 @@ def recorded_calls(dynamodb: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
         dynamodb.meta.events.unregister("before-call.dynamodb", record)
 
 
-def test_a_second_run_of_every_client_skips_them_all_while_the_first_runs(
-    store: AdminStore, clients: list[str]
-) -> None:
-    nested: list[Any] = []
-
-    class ReentrantDestination(RecordingDestination):
-        def send(self, payload: ExportPayload) -> None:
-            # While the first run is exporting ACME-1, a second one starts (another tick, the CLI)
-            if payload.client_key == "ACME-1" and not nested:
-                nested.append(run_export(store, RecordingDestination(), today=TODAY))
-            super().send(payload)
-
-    first = run_export(store, ReentrantDestination(), today=TODAY)
-    assert [c.status for c in first.clients] == ["exported"] * 3
-    # Then the second run sends nothing and says so for every client
-    second = nested[0]
-    assert [(c.client_key, c.status) for c in second.clients] == [
-        ("ACME-1", "skipped-locked"),
-        ("GLOBEX-1", "skipped-locked"),
-        ("INITECH-1", "skipped-locked"),
-    ]
-    assert all("another run" in (c.error or "") for c in second.clients)
-    # And after the first run nothing is held: the next run exports every client
-    assert store.get("EXPORTLOCK", "RUN") is None
-    assert [c.status for c in run_export(store, RecordingDestination(), today=TODAY).clients] == ["exported"] * 3
-
-
-def test_one_client_export_and_a_run_of_every_client_never_send_the_same_client_together(
-    store: AdminStore, clients: list[str]
-) -> None:
-    inner: dict[str, Any] = {}
-
-    class WholeRunDuring(RecordingDestination):
-        def send(self, payload: ExportPayload) -> None:
-            # While a manual export of ACME-1 is sending, the hourly run starts
-            inner["whole"] = run_export(store, RecordingDestination(), today=TODAY)
-            super().send(payload)
-
-    manual = run_export(store, WholeRunDuring(), client_key="ACME-1", today=TODAY)
-    assert manual.clients[0].status == "exported"
-    # Then the whole run skips ACME-1 only
-    assert [(c.client_key, c.status) for c in inner["whole"].clients] == [
-        ("ACME-1", "skipped-locked"),
-        ("GLOBEX-1", "exported"),
-        ("INITECH-1", "exported"),
-    ]
-
-    class OneClientDuring(RecordingDestination):
-        def send(self, payload: ExportPayload) -> None:
-            if payload.client_key == "GLOBEX-1":
-                # While the hourly run is sending GLOBEX-1, a rep exports INITECH-1 by hand
-                inner["manual"] = run_export(store, RecordingDestination(), client_key="INITECH-1", today=TODAY)
-            super().send(payload)
-
-    whole = run_export(store, OneClientDuring(), today=TODAY)
-    assert [c.status for c in whole.clients] == ["exported"] * 3
-    # Then the manual export is refused (the whole run will send INITECH-1 itself)
-    assert inner["manual"].clients[0].status == "skipped-locked"
-    assert store.get("EXPORTLOCK", "CUSTOMER#300") is None
-
-
-def test_a_run_of_every_client_writes_its_lease_twice_however_many_clients(
-    dynamodb: Any, store: AdminStore, clients: list[str]
-) -> None:
-    for n in range(4, 10):
-        store.put_customer(
-            Customer(customer_id=n * 100, name=f"C{n}", hierarchy_node_id="branch", timerack_client_key=f"C-{n}")
-        )
-    with recorded_calls(dynamodb) as calls:
-        run = run_export(store, RecordingDestination(), today=TODAY)
-    assert len(run.clients) == 9 and run.failures == 0
-    # One Put to take the lease, one Query for clients exported by hand, one Delete to give it back
-    assert sorted(name for name, params in calls if "EXPORTLOCK" in repr(params)) == ["DeleteItem", "PutItem", "Query"]
-
-
-def test_a_long_run_renews_its_lease_and_stops_when_another_run_took_it(
-    dynamodb: Any, store: AdminStore, clients: list[str]
-) -> None:
-    clock = [1_800_000_000.0]
-    # A lease of 100 s; the recording destination's worst case (30 s) + the reserve (10 s) must fit
-    lock = ExportLock(dynamodb, "main", lock_seconds=100, clock=lambda: clock[0])
-
-    class SlowDestination(RecordingDestination):
-        def send(self, payload: ExportPayload) -> None:
-            clock[0] += 70  # each client takes 70 s: the lease needs renewing before each next one
-            super().send(payload)
-
-    run = run_export(store, SlowDestination(), lock=lock, today=TODAY)
-    assert [c.status for c in run.clients] == ["exported"] * 3
-    assert store.get("EXPORTLOCK", "RUN") is None
-
-    class StalledDestination(RecordingDestination):
-        def send(self, payload: ExportPayload) -> None:
-            # The run stalls past its lease; another run takes the lease over meanwhile
-            clock[0] += 150
-            assert lock.acquire_run() is not None
-            super().send(payload)
-
-    run = run_export(store, StalledDestination(), lock=lock, today=TODAY)
-    # Then it starts no further client: the other run owns them now
-    assert [(c.client_key, c.status) for c in run.clients] == [
-        ("ACME-1", "exported"),
-        ("GLOBEX-1", "failed"),
-        ("INITECH-1", "failed"),
-    ]
-    assert "lost its export lease" in (run.clients[1].error or "")
-    # And it does not delete the other run's lease
-    assert store.get("EXPORTLOCK", "RUN") is not None
-
-
-def test_a_client_costs_one_query_and_one_batch_get_and_its_child_customers_one_query_each(
-    dynamodb: Any, store: AdminStore, clients: list[str]
-) -> None:
-    with recorded_calls(dynamodb) as recorded:
-        run = run_export(store, RecordingDestination(), today=TODAY)
-    calls = [name for name, _ in recorded]
-    assert [c.status for c in run.clients] == ["exported"] * 3
-    # The clients page; per client one Query of its partition (assignments and child customers together)
-    # plus one per child customer (ACME-1 has a child and a grandchild), and one BatchGetItem of employees;
-    # the run's lease: Put, Query of client leases, Delete
-    assert calls.count("Query") == 1 + (3 + 2) + 1
-    assert calls.count("BatchGetItem") == 3
-    assert sorted(set(calls)) == ["BatchGetItem", "DeleteItem", "PutItem", "Query"]
-
-
-def test_client_leases_expire_and_are_released_only_by_their_owner(
-    dynamodb: Any, store: AdminStore, clients: list[str]
-) -> None:
+def test_client_leases_expire_and_are_released_only_by_their_owner(dynamodb: Any, store: AdminStore) -> None:
     clock = [1_800_000_000.0]
     lock = ExportLock(dynamodb, "main", lock_seconds=60, clock=lambda: clock[0])
-    owner = lock.acquire(100)
-    assert owner and lock.acquire(100) is None
+    # Taking a lease is one conditional Put (no whole-run lease to check any more)
+    with recorded_calls(dynamodb) as calls:
+        owner = lock.acquire(100)
+    assert owner and [name for name, _ in calls] == ["PutItem"]
+    assert lock.acquire(100) is None
     item = store.get("EXPORTLOCK", "CUSTOMER#100")
     assert item["expiresAt"] == 1_800_000_060 and item["owner"] == owner
-    # A run while it is held skips the client
-    assert (
-        run_export(store, RecordingDestination(), lock=lock, client_key="ACME-1").clients[0].status == "skipped-locked"
-    )
-    # After the expiry another run takes it over; the first owner can no longer release it
+    with lock.held(100) as taken:
+        assert taken is False
+    # After the expiry another worker takes it over; the first owner can no longer release it
     clock[0] += 61
     taker = lock.acquire(100)
     assert taker and taker != owner
     assert lock.release(100, owner) is False
     assert lock.release(100, taker) is True
     assert store.get("EXPORTLOCK", "CUSTOMER#100") is None
-    # A whole run's lease, while live, refuses every client lease; expired, it refuses none
-    lease = lock.acquire_run()
-    assert lease is not None and lock.acquire(200) is None
-    clock[0] += 61
-    assert lock.acquire(200) is not None
+    # A held lease is given back when the block ends, however it ends
+    with pytest.raises(RuntimeError), lock.held(200) as taken:
+        assert taken is True
+        raise RuntimeError("the send blew up")
+    assert store.get("EXPORTLOCK", "CUSTOMER#200") is None
+
+
+def test_the_lease_outlasts_the_worker_by_default(dynamodb: Any) -> None:
+    from timerack_bridge.adapters.export_queue import WORKER_TIMEOUT_SECONDS
+    from timerack_bridge.config import ExportWorkerSettings
+
+    settings = ExportWorkerSettings.from_env(
+        {
+            "TABLE_NAME": "main",
+            "EXPORT_DESTINATION": "outbox",
+            "EXPORT_OUTBOX_DIR": "/tmp/outbox",
+            "EXPORT_QUEUE_URL": "q",
+            "EXPORT_PRIORITY_QUEUE_URL": "p",
+        }
+    )
+    # A worker never outlives its client's lease: the lease cannot expire under a send in progress
+    assert settings.export_lease_seconds > WORKER_TIMEOUT_SECONDS
+
+
+def test_a_lease_that_cannot_be_given_back_is_left_to_expire(dynamodb: Any, store: AdminStore) -> None:
+    from botocore.exceptions import ClientError
+
+    class RefusingDeletes:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def delete_item(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "DeleteItem")
+
+    lock = ExportLock(RefusingDeletes(dynamodb), "main", lock_seconds=60)
+    # The export inside the block is done: a failed release must not turn it into a failure
+    with lock.held(100) as taken:
+        assert taken
+    assert store.get("EXPORTLOCK", "CUSTOMER#100") is not None  # expires on its own
 
 
 # ------------------------------------------------------------------ HTTPS with retries
@@ -396,7 +495,7 @@ class FlakyTimerack:
                 if answer == "hang":
                     outer.closing.wait(outer.hang_seconds)
                     return
-                status = {"ok": 200, "500": 500, "400": 400, "429": 429, "302": 302}[answer]
+                status = 200 if answer == "ok" else int(answer)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if status == 429:
@@ -427,6 +526,14 @@ class FlakyTimerack:
         return sum(1 for r in self.requests if r["key"] == key)
 
 
+def send_one(store: AdminStore, destination: ExportDestination, customer: Customer) -> str:
+    """One client's export as its worker makes it: its status, or why the destination refused it."""
+    try:
+        return export_client(store, destination, customer, today=TODAY).status
+    except DestinationError as exc:
+        return str(exc)
+
+
 def test_https_retries_500_and_timeout_then_succeeds_and_isolates_failures(
     store: AdminStore, clients: list[str]
 ) -> None:
@@ -445,17 +552,18 @@ def test_https_retries_500_and_timeout_then_succeeds_and_isolates_failures(
             sleep=lambda s: (delays.append(s), time.sleep(s)),
         )
         started = time.monotonic()
-        run = run_export(store, destination, today=TODAY)
+        outcomes = {
+            customer.timerack_client_key: send_one(store, destination, customer) for customer in store.iter_clients()
+        }
         elapsed = time.monotonic() - started
     # Then Acme got through on its third try, Globex failed after three, Initech after one (no retry on 4xx)
-    outcomes = {c.client_key: c for c in run.clients}
-    assert outcomes["ACME-1"].status == "exported" and timerack.attempts("ACME-1") == 3
-    assert outcomes["GLOBEX-1"].status == "failed" and timerack.attempts("GLOBEX-1") == 3
-    assert outcomes["GLOBEX-1"].error == (
+    assert outcomes["ACME-1"] == "exported" and timerack.attempts("ACME-1") == 3
+    assert timerack.attempts("GLOBEX-1") == 3
+    assert outcomes["GLOBEX-1"] == (
         "Timerack did not accept the export of client GLOBEX-1 after 3 attempts (last: HTTP 500)"
     )
-    assert outcomes["INITECH-1"].status == "failed" and timerack.attempts("INITECH-1") == 1
-    assert "HTTP 400" in (outcomes["INITECH-1"].error or "")
+    assert timerack.attempts("INITECH-1") == 1
+    assert "HTTP 400" in outcomes["INITECH-1"]
     # And every request carried the client key header, the bearer token and the client's own payload
     assert all(r["auth"] == "Bearer token-1" and r["body"]["clientKey"] == r["key"] for r in timerack.requests)
     acme_body = next(r["body"] for r in timerack.requests if r["key"] == "ACME-1")
@@ -508,18 +616,54 @@ def test_https_waits_as_retry_after_asks_up_to_its_cap_and_follows_no_redirect()
         assert timerack.attempts("GLOBEX-1") == 1 and delays == [0.05]
 
 
+def test_https_refusals_that_can_never_succeed_are_permanent() -> None:
+    from timerack_bridge.adapters.destinations import TOKEN_PLACEHOLDER, PermanentDestinationError
+
+    script = {"ACME-1": ["400"], "GLOBEX-1": ["401"], "INITECH-1": ["403"], "HOOLI-1": ["408"], "UMBRELLA-1": ["429"]}
+    with FlakyTimerack(script, hang_seconds=1) as timerack:
+        destination = HttpsDestination(timerack.url, "t", max_attempts=2, backoff_base=0.01, sleep=lambda s: None)
+        # A request Timerack refuses as such (bad request, bad or missing token, forbidden) is final at once
+        for key in ("ACME-1", "GLOBEX-1", "INITECH-1"):
+            with pytest.raises(PermanentDestinationError, match=f"client {key}: HTTP 4"):
+                destination.send(_payload(key))
+            assert timerack.attempts(key) == 1
+        # A timeout or "too many requests" may pass later: not permanent
+        for key in ("HOOLI-1", "UMBRELLA-1"):
+            with pytest.raises(DestinationError) as raised:
+                destination.send(_payload(key))
+            assert not isinstance(raised.value, PermanentDestinationError)
+    # The placeholder token the stack creates is never sent, and never will be: permanent
+    placeholder = HttpsDestination("https://timerack.example.com/import", TOKEN_PLACEHOLDER)
+    with pytest.raises(PermanentDestinationError, match="token is not set"):
+        placeholder.send(_payload())
+
+
+def test_the_longest_https_send_counts_the_longest_wait_between_attempts() -> None:
+    destination = HttpsDestination(
+        "https://timerack.example.com/import", "t", connect_timeout=5, read_timeout=30, max_attempts=4, backoff_max=8
+    )
+    # A Retry-After makes each of the 3 waits as long as backoff_max, whatever the backoff would be
+    assert destination.longest_send_seconds == 4 * (5 + 30) + 3 * 8
+
+
 def test_https_refuses_plain_http_to_a_remote_host() -> None:
-    from timerack_bridge.config import ConfigurationError, ExportSettings
+    from timerack_bridge.config import ConfigurationError, ExportWorkerSettings
 
     with pytest.raises(ValueError, match="https"):
         HttpsDestination("http://timerack.example.com/import", "t")
     HttpsDestination("https://timerack.example.com/import", "t")
     # ... and the function refuses it at its cold start, naming the variable
-    environment = {"TABLE_NAME": "main", "EXPORT_DESTINATION": "https", "TIMERACK_API_TOKEN_SECRET_ARN": "arn:x"}
+    environment = {
+        "TABLE_NAME": "main",
+        "EXPORT_DESTINATION": "https",
+        "TIMERACK_API_TOKEN_SECRET_ARN": "arn:x",
+        "EXPORT_QUEUE_URL": "q",
+        "EXPORT_PRIORITY_QUEUE_URL": "p",
+    }
     with pytest.raises(ConfigurationError, match="TIMERACK_API_URL"):
-        ExportSettings.from_env({**environment, "TIMERACK_API_URL": "http://timerack.example.com/import"})
+        ExportWorkerSettings.from_env({**environment, "TIMERACK_API_URL": "http://timerack.example.com/import"})
     for accepted in ("https://timerack.example.com/import", "http://127.0.0.1:8080/import"):
-        assert ExportSettings.from_env({**environment, "TIMERACK_API_URL": accepted}).timerack_api_url == accepted
+        assert ExportWorkerSettings.from_env({**environment, "TIMERACK_API_URL": accepted}).timerack_api_url == accepted
 
 
 # ------------------------------------------------------------------ S3 and the outbox
@@ -528,8 +672,8 @@ def test_https_refuses_plain_http_to_a_remote_host() -> None:
 def test_s3_csv_per_client_on_moto(store: AdminStore, clients: list[str]) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="exports-bucket")
-    run = run_export(store, S3Destination(s3, "exports-bucket"), today=TODAY)
-    assert [c.status for c in run.clients] == ["exported"] * 3
+    destination = S3Destination(s3, "exports-bucket")
+    assert [send_one(store, destination, customer) for customer in store.iter_clients()] == ["exported"] * 3
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="exports-bucket")["Contents"])
     assert [k.split("/")[:2] for k in keys] == [
         ["exports", "ACME-1"],
@@ -550,25 +694,32 @@ def test_s3_csv_per_client_on_moto(store: AdminStore, clients: list[str]) -> Non
     ]
 
 
-def test_s3_missing_bucket_is_that_clients_failure(store: AdminStore, clients: list[str]) -> None:
+def test_s3_missing_bucket_is_that_clients_failure(line: Line, clients: list[str]) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
-    run = run_export(store, S3Destination(s3, "no-such-bucket"), client_key="ACME-1", today=TODAY)
-    assert run.clients[0].status == "failed" and "NoSuchBucket" in (run.clients[0].error or "")
+    run = line.dispatch(client_key="ACME-1")
+    line.work("priority", S3Destination(s3, "no-such-bucket"))
+    outcome = line.outcomes(run.run_id)["ACME-1"]
+    assert outcome.status == "queued" and outcome.attempts == 1
+    error = outcome.error or ""
+    assert error.startswith("attempt 1 of 5 failed: S3 refused s3://no-such-bucket/exports/ACME-1/")
+    assert error.endswith(": NoSuchBucket; tried again in 30 s")
 
 
 def test_outbox_replaces_latest_json_atomically(store: AdminStore, clients: list[str], tmp_path: Path) -> None:
     destination = OutboxDestination(tmp_path / "outbox")
-    run_export(store, destination, today=TODAY)
-    run_export(store, destination, today=TODAY)
-    acme = tmp_path / "outbox" / "ACME-1"
-    assert [p.name for p in acme.iterdir()] == ["latest.json"]  # no temp file left behind
-    document = json.loads((acme / "latest.json").read_text())
+    acme = store.get_customer(100)
+    assert acme is not None
+    export_client(store, destination, acme, today=TODAY)
+    export_client(store, destination, acme, today=TODAY)
+    folder = tmp_path / "outbox" / "ACME-1"
+    assert [p.name for p in folder.iterdir()] == ["latest.json"]  # no temp file left behind
+    document = json.loads((folder / "latest.json").read_text())
     assert document["clientKey"] == "ACME-1" and document["problems"][0]["employeeId"] == 12
     with pytest.raises(DestinationError):
         destination.path_for("..")
 
 
-# ------------------------------------------------------------------ the handler
+# ------------------------------------------------------------------ the functions
 
 
 class FakeContext:
@@ -584,22 +735,32 @@ class FakeContext:
 
 
 @pytest.fixture
-def export_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TABLE_NAME", "main")
-    monkeypatch.setenv("EXPORT_DESTINATION", "outbox")
-    monkeypatch.setenv("EXPORT_OUTBOX_DIR", str(tmp_path / "outbox"))
+def dispatcher(line: Line, clients: list[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The export function (the dispatcher), handed this test's store and queue."""
+    from functions.export import handler as export_handler
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        adapters = export_handler.ExportAdapters(line.store, line.queue)
+        return export_handler.lambda_handler(event, FakeContext(), adapters=adapters)
+
+    return invoke
 
 
 @pytest.fixture
-def handler(dynamodb: Any, clients: list[str], tmp_path: Path, export_env: None) -> Callable[..., dict[str, Any]]:
-    """The export function's handler, handed this test's store and destination (the outbox by default)."""
-    from functions.export import handler as export_handler
+def worker(line: Line, tmp_path: Path) -> Callable[..., dict[str, Any] | None]:
+    """The export worker function on the next message of a lane (None: the lane is empty); it sends to
+    the outbox unless given another destination."""
+    from functions.export_worker import handler as worker_handler
 
-    def invoke(event: dict[str, Any], destination: ExportDestination | None = None) -> dict[str, Any]:
-        adapters = export_handler.ExportAdapters(
-            AdminStore(dynamodb, "main"), destination or OutboxDestination(tmp_path / "outbox")
-        )
-        return export_handler.lambda_handler(event, FakeContext(), adapters=adapters)
+    def invoke(lane: str = "bulk", destination: ExportDestination | None = None) -> dict[str, Any] | None:
+        records = line.records(lane)
+        if not records:
+            return None
+        adapters = line.adapters(destination or OutboxDestination(tmp_path / "outbox"))
+        response: dict[str, Any] = worker_handler.lambda_handler({"Records": records}, FakeContext(), adapters=adapters)
+        if not response["batchItemFailures"]:
+            line.sqs.delete_message(QueueUrl=getattr(line.urls, lane), ReceiptHandle=records[0]["receiptHandle"])
+        return response
 
     return invoke
 
@@ -624,106 +785,121 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
     handler.setStream(previous)
 
 
-def test_scheduled_event_drives_the_handler_with_metrics_and_pin_free_logs(
-    handler: Callable[[dict[str, Any]], dict[str, Any]],
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF documents printed since the last call."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+
+
+def test_the_hourly_event_queues_every_client_and_the_workers_send_them(
+    line: Line,
+    dispatcher: Callable[[dict[str, Any]], dict[str, Any]],
+    worker: Callable[..., dict[str, Any] | None],
     log_lines: Callable[[], str],
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     # When EventBridge's hourly event arrives
-    result = handler(load_event("export-scheduled.json"))
-    # Then every client is exported to the outbox and the run is the reply
-    assert [(c["clientKey"], c["status"]) for c in result["clients"]] == [
-        ("ACME-1", "exported"),
-        ("GLOBEX-1", "exported"),
-        ("INITECH-1", "exported"),
+    result = dispatcher(load_event("export-scheduled.json"))
+    # Then the run is the reply: every client queued, as of the tick's day, on the bulk lane
+    assert result["trigger"] == "hourly" and result["state"] == "running" and result["runId"]
+    assert result["counts"]["queued"] == 3 and result["destination"] == "outbox"
+    queued = line.sqs.sent(line.urls.bulk)
+    assert sorted((m.customer_id, m.trigger, m.as_of, m.run_id) for m in queued) == [
+        (100, "hourly", TODAY, result["runId"]),
+        (200, "hourly", TODAY, result["runId"]),
+        (300, "hourly", TODAY, result["runId"]),
     ]
+    (published,) = emitted_metrics(capsys)
+    assert published["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TimerackBridge"
+    assert (published["clients"], published["queued"]) == ([3], [3])
+    # When the workers take the messages, one client each
+    replies = [worker() for _ in range(3)]
+    assert replies == [{"batchItemFailures": []}] * 3 and worker() is None
+    # Then each client is in the outbox and the run is finished
     acme = json.loads((tmp_path / "outbox" / "ACME-1" / "latest.json").read_text())
     assert {e["employeeId"]: e["pin"] for e in acme["employees"]} == {7: "72345", 9: "126789", 11: "904417"}
-    # And the metrics were published as EMF in the configured namespace
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    metrics = emf[-1]
-    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TimerackBridge"
-    published = {name: metrics[name] for name in ("clients", "employees", "assignments", "problems", "failures")}
-    assert published == {
-        "clients": [3],
-        "employees": [5],
-        "assignments": [5],
-        "problems": [1],
-        "failures": [0],
-    }
+    assert line.summary(result["runId"]).state == "finished"
+    metrics = emitted_metrics(capsys)
+    assert [m["exported"] for m in metrics] == [[1]] * 3
+    assert sum(m["employees"][0] for m in metrics) == 5 and sum(m["problems"][0] for m in metrics) == 1
     # And the logs tell the story without a PIN or SSN digit
     logs = log_lines()
-    assert "client exported" in logs and "export run finished" in logs and "ACME-1" in logs
+    assert "export run dispatched" in logs and "client exported" in logs and "ACME-1" in logs
     assert not any(secret in logs for secret in SECRETS), logs
     assert "72345" not in json.dumps(result)
 
 
-def test_direct_invoke_exports_one_client(handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path) -> None:
-    result = handler(load_event("export-manual.json"))
-    assert [c["clientKey"] for c in result["clients"]] == ["ACME-1"]
+def test_a_direct_invoke_queues_one_client_on_the_priority_lane(
+    line: Line, dispatcher: Callable[[dict[str, Any]], dict[str, Any]], worker: Callable[..., Any], tmp_path: Path
+) -> None:
+    result = dispatcher(load_event("export-manual.json"))
+    assert result["trigger"] == "invoke" and result["counts"]["queued"] == 1
+    assert line.sqs.sent(line.urls.bulk) == []
+    (message,) = line.sqs.sent(line.urls.priority)
+    assert (message.customer_id, message.as_of) == (100, None)  # exported as of the day it is taken
+    assert worker("priority") == {"batchItemFailures": []}
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["ACME-1"]
 
 
-def test_failures_are_logged_without_pins(
-    handler: Callable[[dict[str, Any]], dict[str, Any]], log_lines: Callable[[], str]
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_a_direct_invoke_of_an_unknown_client_fails_and_records_nothing(
+    line: Line, dispatcher: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> None:
-    result = handler(load_event("export-scheduled.json"), RecordingDestination(failing={"ACME-1"}))
-    assert [c["status"] for c in result["clients"]] == ["failed", "exported", "exported"]
+    from timerack_bridge.exceptions import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        dispatcher({"clientKey": "NOPE-1"})
+    assert line.runs.list_runs(limit=10, next_token=None) == ([], None)
+
+
+def test_failures_are_retried_and_logged_without_pins(
+    line: Line,
+    dispatcher: Callable[[dict[str, Any]], dict[str, Any]],
+    worker: Callable[..., dict[str, Any] | None],
+    log_lines: Callable[[], str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dispatcher(load_event("export-manual.json"))
+    capsys.readouterr()
+    # When the destination refuses the client
+    reply = worker("priority", RecordingDestination(failing={"ACME-1"}))
+    # Then the record is reported failed (the queue hands it out again), counted as retried
+    assert reply is not None and len(reply["batchItemFailures"]) == 1
+    (published,) = emitted_metrics(capsys)
+    assert published["retried"] == [1] and "exported" not in published
     logs = log_lines()
-    assert "client export failed" in logs
+    assert "client export failed" in logs and "tried again in 30 s" in logs
     assert [secret for secret in SECRETS if secret in logs] == [], logs
 
 
+def test_a_worker_event_from_the_events_folder_is_handled(
+    line: Line, clients: list[str], tmp_path: Path, worker_env: None
+) -> None:
+    from functions.export_worker import handler as worker_handler
+
+    event = load_event("export-worker-sqs.json")
+    run = line.dispatch(client_key="ACME-1")
+    # The sample's message, rewritten to name this test's run (its queue is the sample's ARN)
+    (record,) = event["Records"]
+    message = ExportMessage.model_validate_json(record["body"])
+    assert (message.customer_id, message.trigger) == (100, "hourly")
+    record["body"] = message.model_copy(update={"run_id": run.run_id}).model_dump_json(by_alias=True)
+    adapters = line.adapters(OutboxDestination(tmp_path / "outbox"))
+    assert worker_handler.handle_records(event, adapters) == {"batchItemFailures": []}
+    assert line.outcomes(run.run_id)["ACME-1"].status == "exported"
+
+
 @pytest.mark.filterwarnings("ignore:No application metrics")
-def test_handler_fails_loudly_without_destination_configuration(
-    export_env: None, monkeypatch: pytest.MonkeyPatch
+def test_the_functions_fail_loudly_without_their_configuration(
+    worker_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from timerack_bridge.config import ConfigurationError
 
-    # The function's cold start (the import of its handler) fails, naming the variable
+    # The worker's cold start (the import of its handler) fails, naming the variable
     monkeypatch.delenv("EXPORT_OUTBOX_DIR")
     with pytest.raises(ConfigurationError, match="EXPORT_OUTBOX_DIR"):
+        cold_start("functions.export_worker.handler")
+    # ... and so does the dispatcher's, without its queue
+    monkeypatch.delenv("EXPORT_QUEUE_URL")
+    with pytest.raises(ConfigurationError, match="EXPORT_QUEUE_URL"):
         cold_start("functions.export.handler")
-
-
-# ------------------------------------------------------------------ POST /v1/exports
-
-
-@pytest.fixture
-def api_destination(agency: Any, services: Any) -> Iterator[RecordingDestination]:
-    services.admin.put_customer(
-        Customer(customer_id=400, name="Hidden", hierarchy_node_id="other", timerack_client_key="HIDDEN-1")
-    )
-    destination = RecordingDestination()
-    services.destination = destination
-    yield destination
-
-
-def test_post_exports_runs_every_client_visible_to_the_rep(api: Any, api_destination: RecordingDestination) -> None:
-    # When Timerack's "Update From TempWorks" posts with no client key (as the CLI does)
-    reply = api("POST", "/v1/exports", {})
-    # Then the clients at or below the rep's node are exported, the other branch's is not
-    assert reply.status == 200, reply.text
-    assert [(c["clientKey"], c["status"]) for c in reply.json["clients"]] == [
-        ("ACME-1", "exported"),
-        ("GLOBEX-1", "exported"),
-    ]
-    assert [p.client_key for p in api_destination.sent] == ["ACME-1", "GLOBEX-1"]
-    # The standard agency's employees share one PIN: reported by id, never spelled out
-    acme = reply.json["clients"][0]
-    assert [(p["type"], p["employeeIds"]) for p in acme["problems"]] == [("pin-collision", [501, 502])]
-    assert "72345" not in reply.text
-    assert api("POST", "/v1/exports").status == 200  # no body at all is "every client" too
-
-
-def test_post_exports_one_client_and_its_refusals(api: Any, api_destination: RecordingDestination) -> None:
-    one = api("POST", "/v1/exports", {"clientKey": "GLOBEX-1"})
-    assert one.status == 200 and [c["clientKey"] for c in one.json["clients"]] == ["GLOBEX-1"]
-    assert api("POST", "/v1/exports", {"clientKey": "NOPE-1"}).status == 404
-    # A client the rep cannot see answers like one that does not exist
-    assert api("POST", "/v1/exports", {"clientKey": "HIDDEN-1"}).status == 404
-    assert api("POST", "/v1/exports", {"clientKey": "ACME-1"}, principal="stranger").status == 403
-    assert api("POST", "/v1/exports", {"clientKey": "ACME-1"}, principal=None).status == 401
-    assert api("POST", "/v1/exports", {"clientKey": 5}).status == 422
-    assert [p.client_key for p in api_destination.sent] == ["GLOBEX-1"]

@@ -259,10 +259,16 @@ def test_concurrent_resends_never_duplicate(services: Any, agency: Agency) -> No
         assert {c.pay_code: c.total_hours for c in cards} == {tc.pay_code: tc.days[0].hours for tc in sent}
 
 
-def test_interrupted_send_is_finished_by_a_resend(api: ApiCall, services: Any, agency: Agency) -> None:
+def test_interrupted_send_is_finished_by_a_resend(
+    api: ApiCall, services: Any, agency: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from timerack_bridge.api.auth import Caller, require_timerack_rep
     from timerack_bridge.domain.batch import TimecardIn
+    from timerack_bridge.logic import intake
     from timerack_bridge.logic.intake import submit_batch
+
+    # One unit per transaction (a batch of over 100 actions in small), so the function can die between two
+    monkeypatch.setattr(intake, "MAX_TRANSACTION_ACTIONS", 1)
 
     access = require_timerack_rep(Caller("timerack-portal", frozenset()), services.admin)
     customer = services.admin.get_customer_by_client_key(CLIENT_KEY)
@@ -319,8 +325,8 @@ def test_status_codes(api: ApiCall, agency: Agency, services: Any) -> None:
         api("POST", "/v1/timecard-batches", {"clientKey": CLIENT_KEY, "timecards": [{"assignmentId": "x"}]}).status
         == 422
     )
-    too_many = api("POST", "/v1/timecard-batches", batch(*[timecard(1001, 501)] * 5001))
-    assert too_many.status == 413 and "5000" in too_many.json["message"]
+    too_many = api("POST", "/v1/timecard-batches", batch(*[timecard(1001, 501)] * 20_001))
+    assert too_many.status == 413 and "20000" in too_many.json["message"]
     huge = api("POST", "/v1/timecard-batches", raw='{"clientKey": "' + "A" * (5 * 1024 * 1024) + '"}')
     assert huge.status == 413 and "5242880" in huge.json["message"]
     assert stored(api, 1001) == []

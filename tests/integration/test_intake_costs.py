@@ -18,9 +18,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import CLIENT_KEY, Agency, ApiCall, batch, timecard
 from tests.hardening.conftest import table_snapshot
+from timerack_bridge.domain.entities import Adjustment, Day, Punch, Timecard
+from timerack_bridge.domain.types import PayrollStatus
 
 
 @pytest.fixture
@@ -219,3 +223,103 @@ def test_a_health_check_builds_no_dynamodb_client(
     assert health.status == 200 and health.json["version"]
     assert too_large.status == 413
     assert fresh._dynamodb is None
+
+
+def test_a_batch_of_5000_timecards_takes_one_write_call_per_100_actions(
+    api: ApiCall, services: Any, agency: Agency
+) -> None:
+    from tests.integration.test_intake_groups import add_assignments
+
+    # Given 2,500 assignments of the client, and every DynamoDB call of the API counted (a botocore hook)
+    assignments = list(range(10_001, 12_501))
+    add_assignments(services, assignments)
+    calls: Counter[str] = Counter()
+    services.dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    body = batch(*[timecard(a, 501, code, hours) for a in assignments for code, hours in (("REG", 8.0), ("OT", 2.0))])
+    # When the batch of 5,000 timecards is sent
+    reply = api("POST", "/v1/timecard-batches", body)
+    # Then every unit is created
+    assert reply.status == 200 and reply.json["counts"]["created"] == 2_500, reply.text[:300]
+    # And its 10,000 actions (a header, two timecards and a version per unit) took 100 transactions:
+    # 0.04 write calls per assignment, where one transaction per unit took 1
+    assert calls["TransactWriteItems"] == 100
+    assert calls["TransactWriteItems"] + calls["PutItem"] == 102  # and the batch record, processing then completed
+    # And its reads are two bulk reads of 100 keys a call (the assignments, the units' states: 25 each),
+    # the error-file settings, and a dozen lookups of the caller, client, tree and weeks: 62 calls, 0.0248
+    # per assignment (issue 18's 0.02 would need one of the bulk reads gone: 50 calls are those two alone)
+    reads = sum(calls[op] for op in ("GetItem", "BatchGetItem", "Query", "Scan"))
+    assert calls["Scan"] == 0 and calls["BatchGetItem"] == 51
+    assert reads / len(assignments) <= 0.025, dict(calls)
+
+
+_hours = st.integers(min_value=0, max_value=240_000).map(lambda n: n / 10_000)  # as the checks round them
+# Any amount the batch model admits, except below DynamoDB's smallest number (1E-130), which no item can hold
+_amounts = st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-100)
+_text = st.text(max_size=12)
+_days = st.builds(
+    Day,
+    date=st.dates(min_value=date(2026, 11, 16), max_value=date(2026, 11, 22)),
+    hours=_hours,
+    punches=st.none() | st.lists(st.builds(Punch, in_=st.just("0800"), out=st.just("1630")), max_size=2),
+)
+_cards = st.builds(
+    lambda **fields: Timecard(**fields),  # by field name (the model's signature names its camelCase aliases)
+    timecard_id=_text,
+    assignment_id=st.integers(min_value=1, max_value=2**53),
+    employee_id=st.integers(min_value=1, max_value=2**53),
+    customer_id=st.integers(min_value=1, max_value=2**53),
+    weekend_bill=st.just(date(2026, 11, 22)),
+    pay_code=st.sampled_from(["REG", "OT", "DT"]),
+    days=st.lists(_days, max_size=7),
+    total_hours=st.integers(min_value=0, max_value=1_680_000).map(lambda n: n / 10_000),
+    adjustments=st.lists(st.builds(Adjustment, code=_text, amount=_amounts, description=_text), max_size=2),
+    payroll_status=st.sampled_from(list(PayrollStatus)),
+    source_batch_id=_text,
+)
+
+
+@given(card=_cards)
+@settings(max_examples=200, deadline=None)
+def test_a_timecard_is_stored_with_the_very_attributes_the_generic_encoder_gave_it(card: Timecard) -> None:
+    from timerack_bridge.adapters.dynamodb.base import decode, encode
+    from timerack_bridge.adapters.dynamodb.timecards import card_attributes
+
+    # The attribute values the store now builds directly are exactly those of the generic encoder, so
+    # the items written (and read back as the same timecard) do not change
+    assert card_attributes(card) == encode(card.model_dump(mode="json"))
+    assert Timecard(**decode(card_attributes(card))) == card
+
+
+_numbers = st.one_of(
+    st.integers(-(10**37), 10**37).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-(10**20), max_value=10**20).map(str),
+    st.sampled_from(["1E+2", "-0", "0.0", "1.50", "-7.25E-3"]),
+)
+_attribute_values = st.recursive(
+    st.one_of(
+        st.text(max_size=8).map(lambda v: {"S": v}),
+        _numbers.map(lambda v: {"N": v}),
+        st.booleans().map(lambda v: {"BOOL": v}),
+        st.just({"NULL": True}),
+        st.lists(st.text(max_size=4), min_size=1, max_size=3, unique=True).map(lambda v: {"SS": v}),
+        st.lists(_numbers, min_size=1, max_size=3, unique=True).map(lambda v: {"NS": v}),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda v: {"L": v}),
+        st.dictionaries(st.text(max_size=4), inner, max_size=3).map(lambda v: {"M": v}),
+    ),
+    max_leaves=12,
+)
+
+
+@given(item=st.dictionaries(st.text(min_size=1, max_size=6), _attribute_values, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_an_item_is_read_back_as_the_generic_decoder_read_it(item: dict[str, Any]) -> None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from timerack_bridge.adapters.dynamodb.base import _from_dynamo, decode
+
+    # What every store reads (a batch's assignments, its units' states) is what the generic decoder gave,
+    # to the type (repr: an int is not a float here)
+    generic = TypeDeserializer()
+    assert repr(decode(item)) == repr({k: _from_dynamo(generic.deserialize(v)) for k, v in item.items()})

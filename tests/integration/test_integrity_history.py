@@ -257,8 +257,54 @@ class Recording:
         self.sent.append(payload)
 
 
+class NoPending:
+    def claim(self, customer_id: int) -> bool:
+        return True
+
+    def release(self, customer_id: int) -> None:
+        pass
+
+
+def queued_messages(services: Any, lane: str) -> list[Any]:
+    """Every message on the lane, received once (the test's worker), as deliveries."""
+    from timerack_bridge.adapters.export_queue import delivery_of
+
+    queue = services.export_queue
+    url = queue.urls.of(lane)
+    found = []
+    while True:
+        got = queue.client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        if not got.get("Messages"):
+            return found
+        for message in got["Messages"]:
+            record = {**message, "body": message["Body"], "receiptHandle": message["ReceiptHandle"]}
+            found.append(delivery_of({**record, "attributes": message["Attributes"], "eventSourceARN": url}))
+
+
+def work(services: Any, lane: str, leases: Any = None) -> tuple[Recording, list[Any]]:
+    """The export worker on every message of the lane: what it sent, and each client's outcome."""
+    from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
+    from timerack_bridge.logic.export_worker import handle_delivery
+
+    destination, outcomes = Recording(), []
+    for delivery in queued_messages(services, lane):
+        outcomes.append(
+            handle_delivery(
+                delivery,
+                source=services.admin,
+                destination=destination,
+                leases=leases or ExportLock(services.admin.client, services.admin.table_name),
+                runs=services.export_runs,
+                queue=services.export_queue,
+                pending=NoPending(),
+                max_receives=5,
+            )
+        )
+    return destination, outcomes
+
+
 def test_a_child_customer_that_still_holds_a_key_is_not_exported_as_a_client(services: Any, agency: Agency) -> None:
-    from timerack_bridge.logic.export_run import run_export
+    from timerack_bridge.logic.export_dispatch import dispatch
 
     # Given child customer 101 holding a key from before the fix (written as the old code allowed)
     child = Customer(customer_id=101, name="Acme Plant 2", parent_customer_id=100, hierarchy_node_id="branch")
@@ -275,25 +321,39 @@ def test_a_child_customer_that_still_holds_a_key_is_not_exported_as_a_client(ser
     services.admin.put(item)
     services.admin.put({"pk": "CLIENTKEY#PLANT-2", "sk": "CLAIM", "owner": "101"})
     # When every client is exported, and PLANT-2 alone
-    destination = Recording()
-    run = run_export(services.admin, destination)
-    alone = run_export(services.admin, destination, client_key="PLANT-2")
-    # Then only the Primary Customers are sent; the child is reported skipped with its reason
+    queue, runs = services.export_queue, services.export_runs
+    every = dispatch(services.admin, queue, runs, trigger="hourly", destination="recording")
+    alone = dispatch(services.admin, queue, runs, trigger="invoke", destination="recording", client_key="PLANT-2")
+    destination, _ = work(services, "bulk")
+    # Then only the Primary Customers are sent; the child is reported skipped with its reason, in both runs
     assert sorted(p.client_key for p in destination.sent) == ["ACME-1", "GLOBEX-1"]
-    skipped = [c for c in run.clients + alone.clients if c.customer_id == 101]
-    assert len(skipped) == 2
-    assert all(c.status == "skipped-not-primary" and "child customer" in (c.error or "") for c in skipped)
+    assert not queued_messages(services, "priority")
+    for run in (every, alone):
+        outcomes, _ = runs.run_outcomes(run.run_id, limit=10, next_token=None)
+        skipped = [o for o in outcomes if o.customer_id == 101]
+        assert len(skipped) == 1
+        assert skipped[0].status == "skipped-not-primary" and "child customer" in (skipped[0].error or "")
 
 
 def test_the_export_lease_belongs_to_the_customer_not_the_key(services: Any, agency: Agency, api: ApiCall) -> None:
     from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
-    from timerack_bridge.logic.export_run import run_export
+    from timerack_bridge.logic.export_dispatch import dispatch
 
-    # Given a run holding Acme's lease
+    # Given another export holding Acme's lease
     lock = ExportLock(services.admin.client, services.admin.table_name)
     assert lock.acquire(100) is not None
     # When Acme's key changes and someone exports it under the new key
     change_key(api, 100, "ACME-2")
-    run = run_export(services.admin, Recording(), lock=lock, client_key="ACME-2")
-    # Then the held lease still covers it
-    assert [c.status for c in run.clients] == ["skipped-locked"]
+    queued_messages(services, "priority")  # the change's own update: not this test's
+    dispatch(
+        services.admin,
+        services.export_queue,
+        services.export_runs,
+        trigger="invoke",
+        destination="recording",
+        client_key="ACME-2",
+    )
+    destination, outcomes = work(services, "priority", leases=lock)
+    # Then the held lease still covers it: nothing is sent while the other export runs
+    assert destination.sent == []
+    assert [o.status for o in outcomes] == ["skipped-locked"]

@@ -1,4 +1,9 @@
-"""The local runtime's stream poller against moto's server: filter, Lambda's event shape, retries, stop."""
+"""The local runtime's stand-ins for Lambda's event source mappings, against moto's server.
+
+The stream poller (the mailer's trigger): filter, Lambda's event shape, retries, stop. The queue
+workers (the export worker's trigger): Lambda's SQS event shape, deletes, the redrive to the
+dead-letter queue, the priority lane first, the concurrency bound, stop.
+"""
 
 from __future__ import annotations
 
@@ -234,3 +239,176 @@ def test_a_table_without_a_stream_is_refused(clients: tuple[Any, Any]) -> None:
     dynamodb, streams = clients
     with pytest.raises(ValueError, match="no stream"):
         StreamPoller(dynamodb, streams, "idem", Recorder()).start()
+
+
+# ---------------------------------------------------------------- the export queues' workers
+
+
+@pytest.fixture
+def queues(moto_url: str) -> Iterator[tuple[Any, Any]]:
+    from timerack_bridge.adapters.export_queue import create_export_queues
+
+    sqs = boto3.client(
+        "sqs", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    prefix = f"exports-{time.monotonic_ns()}"
+    urls = create_export_queues(sqs, prefix)
+    yield sqs, urls
+    for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+
+
+def depth(sqs: Any, url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
+class Handled:
+    """An `on_event` that records each record and reports the ones `fail` names as failed, handed back at once."""
+
+    def __init__(self, sqs: Any, fail: set[str] | None = None, pause: float = 0.0) -> None:
+        self.sqs, self.fail, self.pause = sqs, fail or set(), pause
+        self.records: list[dict[str, Any]] = []
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.records.extend(event["Records"])
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.pause)
+        failures = []
+        for record in event["Records"]:
+            if record["body"] in self.fail:
+                # As the export worker's retry_later(delivery, 0): visible again at once
+                url = record["eventSourceARN"].rsplit(":", 1)[-1]
+                queue_url = self.sqs.get_queue_url(QueueName=url)["QueueUrl"]
+                self.sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                )
+                failures.append({"itemIdentifier": record["messageId"]})
+        with self.lock:
+            self.running -= 1
+        return {"batchItemFailures": failures}
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [r["body"] for r in self.records]
+
+
+def test_a_message_reaches_the_worker_in_lambdas_shape_and_is_deleted(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+
+    sqs, urls = queues
+    handled = Handled(sqs)
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], handled, concurrency=2, interval=0.05).start()
+    try:
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody='{"runId": "r1"}')
+        assert wait_for(lambda: handled.bodies() == ['{"runId": "r1"}'])
+        assert wait_for(lambda: depth(sqs, urls.bulk) == 0)
+    finally:
+        workers.stop()
+    (record,) = handled.records
+    arn = sqs.get_queue_attributes(QueueUrl=urls.bulk, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == arn
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["messageId"] and record["receiptHandle"]
+    # And the export queue's adapter reads it as a delivery
+    from timerack_bridge.adapters.export_queue import delivery_of
+
+    record["body"] = '{"runId": "r1", "customerId": 100, "trigger": "hourly"}'
+    assert delivery_of(record).receive_count == 1
+
+
+def test_a_failed_message_comes_back_then_goes_to_the_dead_letter_queue(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+    from timerack_bridge.adapters.export_queue import MAX_RECEIVES
+
+    sqs, urls = queues
+    handled = Handled(sqs, fail={"always"})
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], handled, concurrency=2, interval=0.05).start()
+    try:
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody="always")
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody="fine")
+        # Then it is handed out maxReceiveCount times, and the queue's redrive moves it to the DLQ
+        assert wait_for(lambda: depth(sqs, urls.bulk + "-dlq") == 1, timeout=10)
+        time.sleep(0.3)
+    finally:
+        workers.stop()
+    counts = [int(r["attributes"]["ApproximateReceiveCount"]) for r in handled.records if r["body"] == "always"]
+    assert counts == list(range(1, MAX_RECEIVES + 1))
+    assert handled.bodies().count("fine") == 1 and depth(sqs, urls.bulk) == 0
+
+
+def test_the_priority_lane_comes_first(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+
+    sqs, urls = queues
+    for n in range(3):
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody=f"bulk-{n}")
+    sqs.send_message(QueueUrl=urls.priority, MessageBody="change")
+    handled = Handled(sqs)
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], handled, concurrency=1, interval=0.05).start()
+    try:
+        assert wait_for(lambda: len(handled.bodies()) == 4)
+    finally:
+        workers.stop()
+    assert handled.bodies()[0] == "change"
+
+
+def test_no_more_records_at_once_than_the_concurrency(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+
+    sqs, urls = queues
+    sqs.send_message_batch(
+        QueueUrl=urls.bulk, Entries=[{"Id": str(n), "MessageBody": f"client-{n}"} for n in range(10)]
+    )
+    sqs.send_message_batch(
+        QueueUrl=urls.bulk, Entries=[{"Id": str(n), "MessageBody": f"client-{n + 10}"} for n in range(2)]
+    )
+    handled = Handled(sqs, pause=0.15)
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], handled, concurrency=3, interval=0.05).start()
+    try:
+        assert wait_for(lambda: len(handled.bodies()) == 12, timeout=10)
+    finally:
+        workers.stop()
+    assert sorted(handled.bodies()) == sorted(f"client-{n}" for n in range(12))
+    assert 2 <= handled.most_at_once <= 3
+
+
+def test_a_worker_that_raises_leaves_its_message_and_goes_on(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+
+    sqs, urls = queues
+    seen: list[str] = []
+
+    def broken_for_one(event: dict[str, Any]) -> dict[str, Any]:
+        body = event["Records"][0]["body"]
+        seen.append(body)
+        if body == "crash":
+            raise RuntimeError("worker crashed")
+        return {"batchItemFailures": []}
+
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], broken_for_one, concurrency=1, interval=0.05).start()
+    try:
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody="crash")
+        sqs.send_message(QueueUrl=urls.bulk, MessageBody="next")
+        assert wait_for(lambda: sorted(seen) == ["crash", "next"])
+        # Then the crashed one is still on the queue (invisible until its visibility ends), the other is gone
+        assert wait_for(lambda: depth(sqs, urls.bulk) == 1)
+    finally:
+        workers.stop()
+
+
+def test_the_workers_stop_promptly(queues: tuple[Any, Any]) -> None:
+    from local.queue_workers import QueueWorkers
+
+    sqs, urls = queues
+    workers = QueueWorkers(sqs, [urls.priority, urls.bulk], Handled(sqs), interval=5.0).start()
+    thread = workers._thread
+    started = time.monotonic()
+    workers.stop()
+    assert thread is not None and not thread.is_alive()
+    assert time.monotonic() - started < 2.0

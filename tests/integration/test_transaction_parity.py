@@ -8,7 +8,7 @@ give the same outcome per step, the same CancellationReasons, and leave the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,10 +52,10 @@ class Run:
     items: list[dict[str, Any]] = field(default_factory=list)
 
 
-def card(pay_code: str, hours: float, batch_id: str) -> Timecard:
+def card(pay_code: str, hours: float, batch_id: str, assignment: int = ASSIGNMENT) -> Timecard:
     return Timecard(
-        timecard_id=f"TC-{ASSIGNMENT}-20261122-{pay_code}",
-        assignment_id=ASSIGNMENT,
+        timecard_id=f"TC-{assignment}-20261122-{pay_code}",
+        assignment_id=assignment,
         employee_id=501,
         customer_id=100,
         weekend_bill=WEEKEND_BILL,
@@ -67,24 +67,26 @@ def card(pay_code: str, hours: float, batch_id: str) -> Timecard:
     )
 
 
-def send(version: str, expected: str | None, *codes: str, delete: tuple[str, ...] = ()) -> UnitWrite:
+def send(
+    version: str, expected: str | None, *codes: str, delete: tuple[str, ...] = (), assignment: int = ASSIGNMENT
+) -> UnitWrite:
     batch_id = f"batch-{version}"
     return UnitWrite(
-        assignment_id=ASSIGNMENT,
+        assignment_id=assignment,
         weekend_bill=WEEKEND_BILL,
         version=version,
         batch_id=batch_id,
         customer_id=100,
         employee_id=501,
         hierarchy_node_id="branch",
-        timecards=[card(code, 8.0, batch_id) for code in codes],
+        timecards=[card(code, 8.0, batch_id, assignment) for code in codes],
         delete_pay_codes=delete,
         expected_version=expected,
     )
 
 
-def header(store: TimecardStore) -> dict[str, Any]:
-    return store.get(f"ASSIGNMENT#{ASSIGNMENT}", f"UNIT#{WEEKEND_BILL.isoformat()}", consistent=True)
+def header(store: TimecardStore, assignment: int = ASSIGNMENT) -> dict[str, Any]:
+    return store.get(f"ASSIGNMENT#{assignment}", f"UNIT#{WEEKEND_BILL.isoformat()}", consistent=True)
 
 
 def the_sequence(store: TimecardStore) -> list[tuple[str, str]]:
@@ -118,12 +120,47 @@ def moto_with(stand_in: bool) -> Iterator[None]:
         install_fast_transactions()  # the other tests' fixtures expect it (and install it anyway)
 
 
-def run_on(stand_in: bool) -> Run:
+def the_group_sequence(store: TimecardStore) -> list[tuple[str, str]]:
+    """Transactions of several units (as an intake writes a batch), each refused one naming its units."""
+
+    def unit(n: int, version: str, expected: str | None, *codes: str, delete: tuple[str, ...] = ()) -> UnitWrite:
+        return send(version, expected, *codes, delete=delete, assignment=n)
+
+    steps: list[tuple[str, Any]] = [
+        (
+            "two units created",
+            lambda: store.write_units([unit(1, "v1", None, "REG", "OT"), unit(2, "v1", None, "REG")]),
+        ),
+        (
+            "a new unit beside one that exists and one read stale",
+            lambda: store.write_units(
+                [unit(3, "v2", None, "REG"), unit(1, "v2", None, "REG"), unit(2, "v2", "v0", "REG", "OT")]
+            ),
+        ),
+        (
+            "the same, planned again",
+            lambda: store.write_units(
+                [unit(3, "v2", None, "REG"), unit(1, "v2", "v1", "REG", delete=("OT",)), unit(2, "v2", "v1", "REG")]
+            ),
+        ),
+    ]
+    outcomes = [(name, str(step())) for name, step in steps]
+    outcomes.append(("unit 2 sent to payroll", store.lock_unit(header(store, 2))))
+    outcomes.append(
+        (
+            "a send to a locked unit beside an open one",
+            str(store.write_units([unit(3, "v3", "v2", "OT", delete=("REG",)), unit(2, "v3", "v2", "REG")])),
+        )
+    )
+    return outcomes
+
+
+def run_on(stand_in: bool, sequence: Callable[[TimecardStore], list[tuple[str, str]]] = the_sequence) -> Run:
     with moto_with(stand_in):
         client = RecordingClient(boto3.client("dynamodb", region_name="us-east-1"))
         tables.create_tables(client, "main", "idem")
         store = TimecardStore(client, "main")
-        outcomes = the_sequence(store)
+        outcomes = sequence(store)
         items = client.scan(TableName="main", ConsistentRead=True)["Items"]
         return Run(
             outcomes=outcomes, reasons=client.reasons, items=sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
@@ -153,3 +190,34 @@ def test_stock_moto_and_the_stand_in_agree_on_every_unit_write() -> None:
     # What is left: the locked header of v4, REG locked (OT deleted), and the four versions written.
     kinds = [item["sk"]["S"].split("#")[0] for item in stock.items]
     assert kinds == ["TC", "UNIT", "VERSION", "VERSION", "VERSION", "VERSION"]
+
+
+def test_stock_moto_and_the_stand_in_agree_on_transactions_of_several_units() -> None:
+    stock, stand_in = run_on(False, the_group_sequence), run_on(True, the_group_sequence)
+
+    # Each refused transaction says, action by action, which unit stopped it: the others' actions are "None"
+    assert [outcome for _, outcome in stock.outcomes] == [
+        "['written', 'written']",
+        "['not-written', 'condition-failed', 'condition-failed']",
+        "['written', 'written', 'written']",
+        "locked",
+        "['not-written', 'condition-failed']",
+    ]
+    assert stand_in.outcomes == stock.outcomes
+    assert stand_in.reasons == stock.reasons
+    assert [[r["Code"] for r in reasons] for reasons in stock.reasons] == [
+        [
+            "None",
+            "None",
+            "None",
+            "ConditionalCheckFailed",
+            "None",
+            "None",
+            "ConditionalCheckFailed",
+            "None",
+            "None",
+            "None",
+        ],
+        ["None", "None", "None", "None", "ConditionalCheckFailed", "None", "None"],
+    ]
+    assert stand_in.items == stock.items

@@ -74,3 +74,27 @@ def test_a_figure_prefers_its_paired_ratio_and_says_whether_the_target_holds() -
     plain = Figure("export", "calls", 404, "count", floor=401)
     assert plain.row()[2:5] == ["404", "401", "1.01x"]
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 99) == 5.0 and percentile([5.0, 1.0, 3.0], 50) == 3.0
+
+
+def test_the_stand_in_timerack_counts_every_client_and_any_sent_twice_at_once() -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from benchmarks.export import SlowTimerack
+
+    timerack = SlowTimerack(seconds=0.05)
+    both = threading.Barrier(2)
+
+    def send(key: str) -> None:
+        both.wait(timeout=5)
+        timerack.send(SimpleNamespace(client_key=key))
+
+    # Two different clients at once: no overlap; the same client twice at once: one
+    for keys in (("A-1", "B-1"), ("C-1", "C-1")):
+        threads = [threading.Thread(target=send, args=(key,)) for key in keys]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=5)
+    assert timerack.sent == {"A-1": 1, "B-1": 1, "C-1": 2}
+    assert timerack.overlaps == 1

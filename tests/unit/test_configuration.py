@@ -13,20 +13,26 @@ from timerack_bridge.config import FUNCTION_SETTINGS, ConfigurationError
 ROOT = Path(__file__).resolve().parents[2]
 
 # A complete configuration of each function, as the stack gives it.
+QUEUES = {
+    "EXPORT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/exports-bulk",
+    "EXPORT_PRIORITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/exports-priority",
+}
 VALID = {
-    "api": {
+    "api": {"TABLE_NAME": "main", "IDEMPOTENCY_TABLE_NAME": "idem", "EXPORT_DESTINATION": "outbox", **QUEUES},
+    "export": {"TABLE_NAME": "main", "EXPORT_DESTINATION": "https", **QUEUES},
+    "export_worker": {
         "TABLE_NAME": "main",
-        "IDEMPOTENCY_TABLE_NAME": "idem",
         "EXPORT_DESTINATION": "outbox",
         "EXPORT_OUTBOX_DIR": "/tmp/outbox",
+        **QUEUES,
     },
-    "export": {"TABLE_NAME": "main", "EXPORT_DESTINATION": "outbox", "EXPORT_OUTBOX_DIR": "/tmp/outbox"},
     "mailer": {"TABLE_NAME": "main", "SENDER_EMAIL": "timerack-bridge@agency.example"},
 }
 # One malformed value per function, and the variable the failure must name.
 MALFORMED = {
     "api": ("WRITE_PARALLELISM", "0"),
-    "export": ("TIMERACK_MAX_ATTEMPTS", "many"),
+    "export": ("EXPORT_DESTINATION", "ftp"),
+    "export_worker": ("TIMERACK_MAX_ATTEMPTS", "many"),
     "mailer": ("SENDER_EMAIL", "not an address"),
 }
 

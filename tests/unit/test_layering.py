@@ -89,9 +89,10 @@ def test_the_product_never_imports_the_local_runtime() -> None:
     assert files and offenders == []
 
 
-# The run records one client's AWS read failure as that client's outcome; which exceptions those are
-# is still named in the flow (moving that into the adapters is open work, docs/architecture.md).
-AWS_NAMED_IN_LOGIC = {"logic/export_run.py"}
+# The export worker records one client's AWS failure as that client's outcome (retried by the queue);
+# which exceptions those are is still named in the flow (moving that into the adapters is open work,
+# docs/architecture.md).
+AWS_NAMED_IN_LOGIC = {"logic/export_worker.py"}
 
 
 @pytest.mark.parametrize("floor", ["domain", "logic"])

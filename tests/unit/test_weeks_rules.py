@@ -77,7 +77,13 @@ def test_the_week_ending_day_is_sunday_by_default_and_a_bad_one_fails_at_start(
 ) -> None:
     from timerack_bridge.config import ApiSettings, ConfigurationError
 
-    base = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i", "EXPORT_DESTINATION": "outbox", "EXPORT_OUTBOX_DIR": "o"}
+    base = {
+        "TABLE_NAME": "t",
+        "IDEMPOTENCY_TABLE_NAME": "i",
+        "EXPORT_DESTINATION": "outbox",
+        "EXPORT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/bulk",
+        "EXPORT_PRIORITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/priority",
+    }
     for name, value in base.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEEK_ENDING_DAY", raising=False)

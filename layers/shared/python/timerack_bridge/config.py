@@ -87,14 +87,33 @@ class DestinationSettings(_FromEnvironment):
         return self
 
 
-class ApiSettings(TableSettings, DestinationSettings):
-    """The API function; it carries the export's settings because POST /v1/exports runs one inline."""
+class ExportQueueSettings(_FromEnvironment):
+    """The export queue's two lanes (SQS queue URLs): many clients go on the bulk lane, one on the priority lane."""
+
+    export_queue_url: str = Field(min_length=1)
+    export_priority_queue_url: str = Field(min_length=1)
+    # Recorded on each run: where the workers send (https, s3, outbox).
+    export_destination: DestinationName
+
+
+class ApiSettings(TableSettings, ExportQueueSettings):
+    """The API function. POST /v1/exports and saved admin changes queue clients; the API never sends one."""
 
     idempotency_table_name: str = Field(min_length=1)
+    # How long a saved change waits on the queue before its client is exported: the changes saved
+    # meanwhile go with it (the debounce of a burst of admin PUTs).
+    export_change_delay_seconds: int = Field(default=10, ge=0, le=900)
+    # The export dispatcher function (its name or ARN; the stack sets it): POST /v1/exports of many clients
+    # records the run and hands its dispatch to it (an async invoke). Unset: such a run is refused (503;
+    # one client is queued by the API itself); the local runtime and the tests hand in their own starter.
+    export_dispatcher_function: str | None = Field(default=None, min_length=1, max_length=170)
     # Comma-separated in the environment ("REG,OT,DT"), not JSON.
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
-    max_batch_timecards: int = 5000
-    max_body_bytes: int = 5 * 1024 * 1024
+    # The most timecards one batch (or import) may carry: over it a 413 naming it (issue 18's 20,000).
+    max_batch_timecards: int = Field(default=20_000, ge=1)
+    # The largest request body, 5 MB: API Gateway takes 10 MB, but Lambda takes a synchronous event of 6 MB
+    # at most (the body and the rest of the proxy event), so a larger body never reaches the function.
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     write_parallelism: int = Field(default=8, ge=1, le=64)
     idempotency_ttl_seconds: int = 3600
     # The weekday every weekend bill falls on: an agency setting (TempWorks' week-ending day).
@@ -113,8 +132,19 @@ class ApiSettings(TableSettings, DestinationSettings):
         return value.strip().title() if isinstance(value, str) else value
 
 
-class ExportSettings(TableSettings, DestinationSettings):
-    """The export function."""
+class ExportSettings(TableSettings, ExportQueueSettings):
+    """The export dispatcher: the hourly run and a direct invoke queue clients; it never sends one."""
+
+
+class ExportWorkerSettings(TableSettings, DestinationSettings):
+    """The export worker: one client per queue message, sent to the destination."""
+
+    export_queue_url: str = Field(min_length=1)
+    export_priority_queue_url: str = Field(min_length=1)
+    # The queues' redrive maxReceiveCount: the attempt that fails at this count goes to the dead-letter queue.
+    export_max_receives: int = Field(default=5, ge=1, le=1000)
+    # A client's lease: longer than one invocation of the worker, so a worker never outlives its lease.
+    export_lease_seconds: int = Field(default=240, ge=30, le=3600)
 
 
 class MailerSettings(TableSettings):
@@ -130,5 +160,6 @@ class MailerSettings(TableSettings):
 FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
     "api": ApiSettings,
     "export": ExportSettings,
+    "export_worker": ExportWorkerSettings,
     "mailer": MailerSettings,
 }

@@ -29,6 +29,14 @@ from timerack_bridge.logic.ports import DestinationError
 CLIENT_KEY_HEADER = "X-Timerack-Client-Key"
 
 
+class PermanentDestinationError(DestinationError):
+    """A send that can never succeed as things stand (Timerack refused the request itself: HTTP 400, 401,
+    403, ...; the API token was never set): trying again cannot help, so the export worker does not.
+    `permanent` is what the worker looks at (its logic does not import the adapters)."""
+
+    permanent = True
+
+
 class ExportDestination(ABC):
     """Receives one client's payload at a time; raises DestinationError when it could not be delivered."""
 
@@ -92,11 +100,18 @@ class TimerackRetry(Retry):
         self.pause(delay)
 
 
+# What the stack puts into the Timerack token secret at deploy: a send refuses it, so a tenant whose admin
+# has not yet put the real token fails loudly (each client failed, the alarms fire) instead of sending
+# an invalid token to Timerack every hour.
+TOKEN_PLACEHOLDER = "REPLACE-WITH-THE-TIMERACK-API-TOKEN"  # noqa: S105 - a placeholder, refused
+
+
 class HttpsDestination(ExportDestination):
     """One POST per client to Timerack, the client key in a header, retried with backoff and jitter.
 
     Retried: 5xx, 429, timeouts and connection errors. Not retried: any other 4xx (and 3xx: a POST
-    is never silently redirected). The token is read through `token` on every send, so a rotated
+    is never silently redirected). A 4xx other than 408 and 429, and a token never set, can never
+    succeed: PermanentDestinationError. The token is read through `token` on every send, so a rotated
     secret is picked up (the provider is expected to cache).
     """
 
@@ -134,7 +149,9 @@ class HttpsDestination(ExportDestination):
 
     @property
     def longest_send_seconds(self) -> float:
-        waits = sum(min(self.backoff_max, self.backoff_base * 2 ** (a - 1)) for a in range(1, self.max_attempts))
+        """Every attempt timing out, and each wait between two as long as a Retry-After may make it
+        (backoff_max, whatever the backoff would be)."""
+        waits = (self.max_attempts - 1) * self.backoff_max
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + waits
 
     def retry(self) -> TimerackRetry:
@@ -150,10 +167,19 @@ class HttpsDestination(ExportDestination):
             pause=self._sleep,
         )
 
-    def _token_value(self) -> str:
-        return self._token() if callable(self._token) else self._token
+    def _token_value(self, client_key: str) -> str:
+        token = self._token() if callable(self._token) else self._token
+        if not token.strip() or token.strip() == TOKEN_PLACEHOLDER:
+            # Nothing is sent: Timerack would answer 401, hour after hour, and nothing would say why.
+            raise PermanentDestinationError(
+                f"the export of client {client_key} was not sent: the Timerack API token is not set (the secret "
+                "still holds the placeholder the stack created); put the token Timerack issued into the secret "
+                "TimerackApiTokenSecretArn names"
+            )
+        return token
 
     def send(self, payload: ExportPayload) -> None:
+        token = self._token_value(payload.client_key)
         try:
             response = self._pool.request(
                 "POST",
@@ -162,7 +188,7 @@ class HttpsDestination(ExportDestination):
                 headers={
                     "Content-Type": "application/json",
                     "Accept": "application/json",
-                    "Authorization": f"Bearer {self._token_value()}",
+                    "Authorization": f"Bearer {token}",
                     CLIENT_KEY_HEADER: payload.client_key,
                     "User-Agent": f"timerack-bridge/{__version__}",
                 },
@@ -176,7 +202,10 @@ class HttpsDestination(ExportDestination):
             return
         if response.status in _RETRIED_STATUSES:
             raise self._gave_up(payload, f"HTTP {response.status}")
-        raise DestinationError(f"Timerack refused the export of client {payload.client_key}: HTTP {response.status}")
+        refused = f"Timerack refused the export of client {payload.client_key}: HTTP {response.status}"
+        if 400 <= response.status < 500 and response.status != 408:
+            raise PermanentDestinationError(refused)  # the request itself is refused: the same one always is
+        raise DestinationError(refused)
 
     def _gave_up(self, payload: ExportPayload, cause: str) -> DestinationError:
         return DestinationError(
@@ -237,7 +266,7 @@ class OutboxDestination(ExportDestination):
 
     def path_for(self, client_key: str) -> Path:
         if client_key in ("", ".", "..") or "/" in client_key or os.sep in client_key:
-            raise DestinationError(f"client key {client_key!r} cannot name an outbox folder")
+            raise PermanentDestinationError(f"client key {client_key!r} cannot name an outbox folder")
         return self.root / client_key / "latest.json"
 
     def send(self, payload: ExportPayload) -> None:

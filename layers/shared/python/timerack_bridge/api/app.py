@@ -18,7 +18,7 @@ from timerack_bridge.api.models.output import Health
 from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, proofing, timecards
 from timerack_bridge.exceptions import BridgeError
 
-logger = Logger(service="timerack-bridge")
+logger = Logger(child=True)  # under the function's logger (POWERTOOLS_SERVICE_NAME): its keys, its correlation id
 
 SWAGGER_PATH = "/swagger"
 # Replies any route but health may give, documented on every route of the served OpenAPI.
@@ -27,7 +27,7 @@ ERROR_REPLIES = {
     403: "The caller may not do this (scope, security group or hierarchy)",
     404: "Not found",
     409: "Conflict (a unique key, an import for a Connect client, an Idempotency-Key in progress)",
-    413: "The body is over 5 MB or the batch over 5,000 timecards",
+    413: "The body is over 5 MB or the batch over 20,000 timecards",
     415: "The body is not JSON",
 }
 
@@ -162,6 +162,22 @@ def handle_model_error(error: ValidationError) -> Response:
 ROUTERS = (admin, timecards, proofing, history, payroll_email, exports, imports)
 
 
+def refuse_unknown_query(app: Any, next_middleware: Any) -> Response:
+    """A query parameter the route does not read is a 422 naming it: a misspelt `nexttoken` or `clientkey` would
+    otherwise be ignored without a word, and the caller would read the wrong page or every client."""
+    route = app.context.get("_route")
+    # Swagger UI's own route reads `format` itself (?format=json: the document).
+    if route is not None and route.path != SWAGGER_PATH:
+        known = {field.alias for field in route.dependant.query_params}
+        unknown = sorted(set(app.current_event.resolved_query_string_parameters or {}) - known)
+        if unknown:
+            names = ", ".join(json.dumps(name[:40]) for name in unknown[:5])
+            takes = ", ".join(sorted(known)) or "none"
+            message = f"unknown query parameter {names}; this route takes: {takes}"
+            return error_response(422, message, detail=[{"loc": ["query"], "msg": message, "type": "extra_forbidden"}])
+    return next_middleware(app)
+
+
 def health() -> Health:
     return Health(version=__version__)
 
@@ -173,6 +189,7 @@ def build_app() -> Resolver:
     them back to itself; it keeps the current event on the class: one request at a time per process.
     """
     app = Resolver(enable_validation=True)
+    app.use(middlewares=[refuse_unknown_query])
     for module in ROUTERS:
         app.include_router(module.router)
     app.get(

@@ -1,4 +1,4 @@
-"""What the routes need (settings, stores, the export destination): built by the API's composition root.
+"""What the routes need (settings, stores, the export queue): built by the API's composition root.
 
 Nothing here is global: functions/api/handler.py builds one `Services` per cold start and hands it to
 every request (the local runtime and the tests build their own); routes reach it with `services_of`.
@@ -12,24 +12,36 @@ from typing import TYPE_CHECKING, Any
 from timerack_bridge.config import ApiSettings
 
 if TYPE_CHECKING:
-    from timerack_bridge.adapters.destinations import ExportDestination
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
+    from timerack_bridge.adapters.dynamodb.export_pending import PendingExportStore
     from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.adapters.dynamodb.idempotency import IdempotentSends
     from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
     from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
+    from timerack_bridge.logic.ports import DispatchStarter, ExportQueue
 
 
 class Services:
-    """The API's settings and adapters; the DynamoDB client is built on first use (a health check needs none)."""
+    """The API's settings and adapters; the AWS clients are built on first use (a health check needs none).
+
+    The API never sends an export: "Update From TempWorks" of one client and saved changes put clients on
+    the export queue (`export_queue`), and the export workers send them; "Update From TempWorks" of many
+    clients is handed to the export dispatcher (`dispatch_starter`), which queues them.
+    """
 
     def __init__(
-        self, settings: ApiSettings, dynamodb: Any | None = None, destination: ExportDestination | None = None
+        self,
+        settings: ApiSettings,
+        dynamodb: Any | None = None,
+        export_queue: ExportQueue | None = None,
+        dispatch_starter: DispatchStarter | None = None,
     ) -> None:
         self.settings = settings
         self._dynamodb = dynamodb
-        # None: the one the settings name, built on the first export (its HTTP and S3 code loads only then).
-        self.destination = destination
+        # None: SQS on the settings' queue URLs, built on the first request that queues a client.
+        self._export_queue = export_queue
+        # None: an async invoke of the settings' EXPORT_DISPATCHER_FUNCTION, built on first use.
+        self._dispatch_starter = dispatch_starter
 
     @property
     def dynamodb(self) -> Any:
@@ -71,12 +83,34 @@ class Services:
             self.dynamodb, settings.idempotency_table_name, ttl_seconds=settings.idempotency_ttl_seconds
         )
 
-    def export_destination(self) -> ExportDestination:
-        if self.destination is None:
-            from timerack_bridge.adapters.destinations import destination_for
+    @property
+    def export_queue(self) -> ExportQueue:
+        if self._export_queue is None:
+            from timerack_bridge.adapters.export_queue import QueueUrls, SqsExportQueue
 
-            self.destination = destination_for(self.settings)
-        return self.destination
+            urls = QueueUrls(bulk=self.settings.export_queue_url, priority=self.settings.export_priority_queue_url)
+            self._export_queue = SqsExportQueue(sqs_client(), urls)
+        return self._export_queue
+
+    @property
+    def dispatch_starter(self) -> DispatchStarter:
+        """What hands a run of many clients to the export dispatcher; DispatchStartError when the API has
+        none (no EXPORT_DISPATCHER_FUNCTION, and none handed in)."""
+        if self._dispatch_starter is None:
+            from timerack_bridge.adapters.dispatch_starter import LambdaDispatchStarter
+            from timerack_bridge.logic.ports import DispatchStartError
+
+            name = self.settings.export_dispatcher_function
+            if name is None:
+                raise DispatchStartError("the API has no export dispatcher (EXPORT_DISPATCHER_FUNCTION is not set)")
+            self._dispatch_starter = LambdaDispatchStarter(lambda_client(), name)
+        return self._dispatch_starter
+
+    @cached_property
+    def pending_exports(self) -> PendingExportStore:
+        from timerack_bridge.adapters.dynamodb.export_pending import PendingExportStore
+
+        return PendingExportStore(self.dynamodb, self.settings.table_name)
 
 
 def dynamodb_client() -> Any:
@@ -92,6 +126,26 @@ def dynamodb_client() -> Any:
         config=Config(
             retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32, parameter_validation=False
         ),
+    )
+
+
+def sqs_client() -> Any:
+    """The API function's SQS client (the export queue)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def lambda_client() -> Any:
+    """The API function's Lambda client (the export dispatcher's async invoke): a throttled invoke is
+    retried, briefly; the whole call stays far within the API's 28 s."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5),
     )
 
 

@@ -78,7 +78,7 @@ def handle(event: dict[str, Any], context: Any, services: Services, app: Resolve
     if event.get("isBase64Encoded"):
         size = size * 3 // 4
     if size > limit:
-        return _reply(413, f"the request body is {size} bytes; the limit is {limit} bytes (5 MB)")
+        return _reply(413, f"the request body is {size} bytes; the limit is {limit} bytes ({limit / 2**20:g} MB)")
     headers = event.get("headers") or {}
     content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
     if body and content_type and content_type.split(";")[0].strip().lower() not in JSON_TYPES:

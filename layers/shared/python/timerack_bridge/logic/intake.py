@@ -2,14 +2,16 @@
 
 Four steps: check every assignment in the contract's order (docs/contract.md: hierarchy level,
 visibility, status, open week, content), plan each unit's replacement against what is stored (the
-payroll lock, send order), write the units (one conditional transaction each, with bounded
-parallelism), and summarise the batch as Payroll History. Reference data for the whole batch is read
-in bulk (BatchGetItem, Query).
+payroll lock, send order), write the units (conditional transactions of up to 100 actions, a unit
+never split, with bounded parallelism), and summarise the batch as Payroll History. Reference data
+for the whole batch is read in bulk (BatchGetItem, Query).
 """
 
 from __future__ import annotations
 
+import gc
 import random
+import threading
 import time
 import uuid
 from collections import Counter
@@ -25,7 +27,7 @@ from timerack_bridge.domain.entities import Assignment, Customer, Timecard
 from timerack_bridge.domain.replacement import ReplacementPlan, UnitState, plan_replacement, send_version
 from timerack_bridge.domain.timecards import ContentError, TimecardDraft, check_unit, timecard_id
 from timerack_bridge.domain.weeks import NodeWeeks, resolve_open_week
-from timerack_bridge.logic.ports import IntakeServices, TimecardUnits, UnitWrite
+from timerack_bridge.logic.ports import IntakeServices, TimecardUnits, UnitKey, UnitWrite, WriteOutcome
 
 MAX_WRITE_ATTEMPTS = 6
 
@@ -43,10 +45,16 @@ class _Unit:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     content_warnings: list[str] = field(default_factory=list)  # from the checks; kept when the plan is redone
+    staged: UnitWrite | None = None  # what its transaction writes, built from the plan (dropped when replanned)
 
     @property
     def writable(self) -> bool:
         return self.plan is not None and self.plan.action != "refuse"
+
+    @property
+    def unit_key(self) -> UnitKey:
+        assert self.weekend_bill is not None
+        return (self.assignment_id, self.weekend_bill)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,41 @@ class _Send:
 
 def new_batch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+class _FewFullCollections:
+    """For the length of a batch, the collector's full (gen-2) collections wait.
+
+    A full collection walks every object the process holds, and a batch builds some hundred objects per
+    timecard that live until it ends: at the default threshold a 5,000-timecard batch ran several, a
+    third of its CPU (docs/benchmarks.md). Young collections go on; cyclic garbage waits for the end of
+    the batch. Batches running side by side (tests, the local runtime) share one raise.
+    """
+
+    GEN2_THRESHOLD = 1_000  # gen-1 collections between two full ones (Python's default: 10)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batches = 0
+        self._saved = gc.get_threshold()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._batches == 0:
+                self._saved = gc.get_threshold()
+                gen0, gen1, gen2 = self._saved
+                gc.set_threshold(gen0, gen1, max(gen2, self.GEN2_THRESHOLD))
+            self._batches += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._batches -= 1
+            if self._batches == 0:
+                gc.set_threshold(*self._saved)
+
+
+# The API handler holds it for a whole request too (the body's parse and the reply's dump are a batch's).
+deferred_full_collections = _FewFullCollections()
 
 
 def submit_batch(
@@ -84,7 +127,20 @@ def submit_batch(
     batch_id = new_batch_id(submitted_at)
     version = send_version(submitted_at.isoformat(timespec="microseconds"), batch_id)
     send = _Send(batch_id, version, submitted_at, customer, preferred_weekend_bill, source, dry_run)
-    units = _units_of(timecards)
+    with deferred_full_collections:
+        return _run(services, access, send, _units_of(timecards), strict_week, before_unit_write)
+
+
+def _run(
+    services: IntakeServices,
+    access: TimerackAccess,
+    send: _Send,
+    units: list[_Unit],
+    strict_week: bool,
+    before_unit_write: Callable[[int], None] | None,
+) -> BatchResult:
+    """The batch's four steps, its Payroll History written before and after (unless a dry run)."""
+    dry_run, version, customer = send.dry_run, send.version, send.customer
     # The error-file setting in force now goes with the batch: a later change adds or removes no email.
     error_file = services.admin.payroll_email_of(customer) if not dry_run else None
     if not dry_run:
@@ -204,6 +260,7 @@ def plan_unit(unit: _Unit, state: UnitState | None, version: str) -> None:
         new_pay_codes=[d.pay_code for d in unit.drafts],
     )
     unit.error = unit.plan.error
+    unit.staged = None
     removed = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
     unit.warnings = [*unit.content_warnings, *removed]
 
@@ -211,8 +268,22 @@ def plan_unit(unit: _Unit, state: UnitState | None, version: str) -> None:
 # ---------------------------------------------------------------- 3. write units
 
 
+# DynamoDB's most actions in one TransactWriteItems: the units of a batch are written in groups up to it.
+MAX_TRANSACTION_ACTIONS = 100
+
+
+def _back_off(tries: int) -> None:
+    time.sleep(min(0.02 * 2 ** (tries - 1), 0.5) * (0.5 + random.random()))
+
+
 class UnitWriter:
-    """Writes each unit with one conditional transaction; owns the retries and knowing whether a write landed."""
+    """Writes the units in transactions of several units; owns the retries and knowing whether a write landed.
+
+    A unit is all or nothing: its actions are never split across two transactions. When a transaction is
+    cancelled, the reasons of each unit's own actions say what became of it: a unit whose header changed
+    is read again and planned again, a unit DynamoDB was too busy for waits its turn (backoff), and the
+    others are sent again at once, without them. Each failure counts against that unit's own attempts.
+    """
 
     def __init__(self, store: TimecardUnits, send: _Send, before_unit_write: Callable[[int], None] | None) -> None:
         self.store = store
@@ -220,38 +291,85 @@ class UnitWriter:
         self.before_unit_write = before_unit_write
 
     def write_all(self, units: list[_Unit], *, parallelism: int) -> None:
-        if not units:
+        groups = self.groups_of(units)
+        if not groups:
             return
-        workers = min(parallelism, len(units))
+        workers = min(parallelism, len(groups))
         if workers == 1:
-            for unit in units:
-                self.write(unit)
+            for group in groups:
+                self.write_group(group)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(self.write, units))
+                list(pool.map(self.write_group, groups))
 
-    def write(self, unit: _Unit) -> None:
-        """Write the unit, planning again when someone changed it; its error says when it could not be written."""
-        assert unit.weekend_bill is not None
-        for attempt in range(MAX_WRITE_ATTEMPTS):
-            if not unit.writable:
-                return
-            if self.before_unit_write is not None:
+    def groups_of(self, units: list[_Unit]) -> list[list[_Unit]]:
+        """The units in order, cut into transactions of at most MAX_TRANSACTION_ACTIONS actions each."""
+        groups: list[list[_Unit]] = []
+        size = 0
+        for unit in units:
+            actions = self.store.actions_of(self._staged(unit))
+            if not groups or size + actions > MAX_TRANSACTION_ACTIONS:
+                groups.append([])
+                size = 0
+            groups[-1].append(unit)
+            size += actions
+        return groups
+
+    def write_group(self, units: list[_Unit]) -> None:
+        """Write the units; each one's error says when it could not be written."""
+        tries: Counter[int] = Counter()
+        ready: list[_Unit] = units
+        waiting: list[_Unit] = []
+        while ready or waiting:
+            if not ready:
+                _back_off(max(tries[u.assignment_id] for u in waiting))
+                ready, waiting = waiting, []
+            again: list[_Unit] = []
+            for group in self.groups_of([u for u in ready if u.writable]):
+                not_written, failed = self._send(group)
+                again.extend(not_written)
+                waiting.extend(self._after_failures(failed, tries))
+            ready = again
+
+    def _send(self, group: list[_Unit]) -> tuple[list[_Unit], list[tuple[_Unit, WriteOutcome]]]:
+        """One transaction of the group: the units to send again at once, and those that failed."""
+        if self.before_unit_write is not None:
+            for unit in group:
                 self.before_unit_write(unit.assignment_id)
-            outcome = self.store.write_unit(unit_write(unit, self.send))
-            if outcome == "written":
-                return
+        outcomes = self.store.write_units([self._staged(u) for u in group])
+        not_written = [u for u, o in zip(group, outcomes, strict=True) if o == "not-written"]
+        failed: list[tuple[_Unit, WriteOutcome]] = [
+            (u, o) for u, o in zip(group, outcomes, strict=True) if o in ("condition-failed", "retry-later")
+        ]
+        if not_written and not failed:
+            # Cancelled with no unit to blame: each waits its turn as if DynamoDB had been busy.
+            return [], [(u, "retry-later") for u in not_written]
+        return not_written, failed
+
+    def _after_failures(self, failed: list[tuple[_Unit, WriteOutcome]], tries: Counter[int]) -> list[_Unit]:
+        """Plan again the units someone changed (one read for them all); the ones to try again after a wait."""
+        changed = [u.unit_key for u, outcome in failed if outcome == "condition-failed"]
+        states = self.store.unit_states(changed) if changed else {}
+        waiting: list[_Unit] = []
+        for unit, outcome in failed:
+            tries[unit.assignment_id] += 1
             if outcome == "condition-failed":
-                # Someone changed the unit since it was read: read it again and plan again.
-                state = self.store.unit_state(unit.assignment_id, unit.weekend_bill)
+                state = states.get(unit.unit_key)
                 if self._is_this_send(state):
                     # That someone was this send: an earlier attempt landed but its reply was lost
                     # (botocore retried it). The unit is written; planning again would call it superseded.
-                    return
+                    continue
                 plan_unit(unit, state, self.send.version)
-            time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + random.random()))
-        if not unit.writable:
-            return  # the last read showed the unit locked or newer: that is its result, not a retry
+                if not unit.writable:
+                    continue  # locked or newer now: that is its result, not a retry
+            if tries[unit.assignment_id] < MAX_WRITE_ATTEMPTS:
+                waiting.append(unit)
+            else:
+                self._give_up(unit)
+        return waiting
+
+    def _give_up(self, unit: _Unit) -> None:
+        assert unit.weekend_bill is not None
         if self._is_this_send(self.store.unit_state(unit.assignment_id, unit.weekend_bill)):
             return  # the last attempt's reply was lost, but it landed
         unit.plan = None
@@ -259,6 +377,12 @@ class UnitWriter:
             f"The timecard for Assignment {unit.assignment_id} for the week ending "
             f"{unit.weekend_bill.isoformat()} could not be written right now; re-send to finish."
         )
+
+    def _staged(self, unit: _Unit) -> UnitWrite:
+        """The unit's write as planned now (built once per plan)."""
+        if unit.staged is None:
+            unit.staged = unit_write(unit, self.send)
+        return unit.staged
 
     def _is_this_send(self, state: UnitState | None) -> bool:
         return state is not None and state.version == self.send.version

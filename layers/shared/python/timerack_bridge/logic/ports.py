@@ -22,7 +22,14 @@ from timerack_bridge.domain.entities import (
     ServiceRep,
     Timecard,
 )
-from timerack_bridge.domain.export_models import ClientOutcome, ExportPayload, ExportRun
+from timerack_bridge.domain.export_models import (
+    ClientOutcome,
+    DispatchRequest,
+    ExportMessage,
+    ExportPayload,
+    ExportRun,
+    ExportRunRecord,
+)
 from timerack_bridge.domain.proofing import WeekUnit
 from timerack_bridge.domain.replacement import UnitState
 from timerack_bridge.domain.weeks import NodeWeeks
@@ -47,8 +54,11 @@ class DestinationError(Exception):
 
 UnitKey = tuple[int, date]
 
-# "retry-later": DynamoDB throttled the unit's transaction or could not finish it for now.
-WriteOutcome = Literal["written", "condition-failed", "retry-later"]
+# What became of a unit in a transaction of one unit or several: "written" (with all the others);
+# "condition-failed": its header changed since it was read (read it again, plan again);
+# "retry-later": DynamoDB throttled it or could not finish the transaction for now;
+# "not-written": its own actions were fine, another unit's cancelled the transaction (send it again).
+WriteOutcome = Literal["written", "condition-failed", "retry-later", "not-written"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,11 @@ class TimecardUnits(Protocol):
     def unit_states(self, keys: Sequence[UnitKey], *, workers: int = 1) -> dict[UnitKey, UnitState]: ...
     def unit_state(self, assignment_id: int, weekend_bill: date) -> UnitState | None: ...
     def write_unit(self, unit: UnitWrite) -> WriteOutcome: ...
+    def write_units(self, units: Sequence[UnitWrite]) -> list[WriteOutcome]:
+        """The units in one transaction (all or none), each with its outcome, in order."""
+
+    def actions_of(self, unit: UnitWrite) -> int:
+        """How many of a transaction's actions the unit takes (never split across two transactions)."""
 
 
 class IntakeServices(Protocol):
@@ -173,23 +188,49 @@ class WeekTimecards(Protocol):
     def current_timecards(self, weekend_bill: date, units: Sequence[WeekUnit]) -> list[Timecard]: ...
 
 
-# ---------------------------------------------------------------- export run
+# ---------------------------------------------------------------- export (queued, one client per message)
+
+# The export queue's two lanes: "bulk" takes the runs of many clients (the hourly run, Update From
+# TempWorks of every client); "priority" takes one client at a time (a saved change, a one-client
+# update), so a PIN override is not stuck behind an hourly run still draining.
+Lane = Literal["bulk", "priority"]
 
 
-@dataclass
-class RunLease:
-    """A whole run's lease: its owner token and when it expires (epoch seconds)."""
+@dataclass(frozen=True)
+class Delivery:
+    """One received export message: the client to export, how many times the queue has handed it out
+    (SQS's ApproximateReceiveCount, 1 the first time), and what hands it back to the queue later."""
 
-    owner: str
-    expires_at: int
+    message: ExportMessage
+    receive_count: int
+    receipt_handle: str
+    # The queue it came from: the record's eventSourceARN (on AWS) or the queue's URL (locally).
+    source: str
 
 
-class ExportLeases(Protocol):
-    """One run at a time per client: a lease for a whole run, or one per client."""
+class ExportQueue(Protocol):
+    """The export queue: one message per client (SendMessageBatch), and a retry with a delay of our choosing."""
 
-    def run_held(self) -> AbstractContextManager[RunLease | None]: ...
-    def leased_clients(self) -> set[int]: ...
-    def ensure_run(self, lease: RunLease, needed_seconds: float) -> bool: ...
+    def send(self, messages: Sequence[ExportMessage], *, lane: Lane, delay_seconds: int = 0) -> list[ExportMessage]:
+        """Queue the messages; the ones the queue still refused after retries (empty when all were queued)."""
+
+    def retry_later(self, delivery: Delivery, seconds: int) -> None:
+        """Hand the message back to its queue after `seconds` (its visibility), not its full timeout."""
+
+
+class PendingExports(Protocol):
+    """The debounce of change-driven updates: one pending marker per client (its Primary Customer)."""
+
+    def claim(self, customer_id: int) -> bool:
+        """True when no update of this client is pending (the caller then queues one); False otherwise."""
+
+    def release(self, customer_id: int) -> None:
+        """The pending update is being exported: a change saved from now on queues another."""
+
+
+class ClientLeases(Protocol):
+    """One export of a client at a time, whichever run or worker it comes from."""
+
     def held(self, customer_id: int) -> AbstractContextManager[bool]: ...
 
 
@@ -197,18 +238,49 @@ class ExportSource(Protocol):
     """The clients and what the export of one reads."""
 
     def iter_clients(self) -> Iterable[Customer]: ...
+    def get_customer(self, customer_id: int) -> Customer | None: ...
     def get_customer_by_client_key(self, client_key: str) -> Customer | None: ...
     def iter_customer_contents(self, customer_id: int) -> Iterator[Assignment | Customer]: ...
     def batch_get_employees(self, employee_ids: Sequence[int]) -> dict[int, Employee]: ...
-    def export_leases(self) -> ExportLeases: ...
+
+
+class ChangeSource(Protocol):
+    """What finds the clients a saved change affects, by Query and GetItem (never Scan)."""
+
+    def get_customer(self, customer_id: int) -> Customer | None: ...
+    def employee_assignments(self, employee_id: int) -> Iterator[Assignment]: ...
 
 
 class ExportRuns(Protocol):
-    """Where each run is recorded: the run when it starts and ends, its clients' outcomes as they come."""
+    """Where each run is recorded: the run, then each client's outcome, counted per node on the run."""
 
-    def start(self, run: ExportRun) -> None: ...
-    def add_outcomes(self, run_id: str, outcomes: Sequence[ClientOutcome]) -> None: ...
-    def finish(self, run: ExportRun) -> None: ...
+    def start(self, run: ExportRun) -> None:
+        """The run's item, before any client is queued (state "queuing")."""
+
+    def add_outcomes(self, run_id: str, outcomes: Sequence[ClientOutcome]) -> None:
+        """First outcomes of clients (queued, or skipped at once), written and added to the run's counts."""
+
+    def dispatched(self, run_id: str) -> None:
+        """Every client of the run is queued (or skipped): the run finishes when none is still queued."""
+
+    def settle(self, run_id: str, outcome: ClientOutcome) -> None:
+        """Replace the client's outcome (by customer id) and move its count from the old status to the new."""
+
+    def get_run(self, run_id: str) -> ExportRunRecord | None:
+        """The run as recorded (None: no such run): a run handed to the dispatcher is continued once."""
+
+
+class DispatchStartError(RuntimeError):
+    """The export dispatcher could not be handed a run (its invoke failed): no client of the run was queued.
+    The message says why, never the payload."""
+
+
+class DispatchStarter(Protocol):
+    """Hands a run of many clients, already recorded (state queuing), to the export dispatcher, which reads,
+    records and queues its clients on its own time (on AWS: an async invoke of the dispatcher function)."""
+
+    def start(self, request: DispatchRequest) -> None:
+        """Hand the run over and return at once; DispatchStartError when it could not be handed over."""
 
 
 class ExportTarget(Protocol):

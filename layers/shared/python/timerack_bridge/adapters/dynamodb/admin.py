@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -30,9 +30,6 @@ from timerack_bridge.domain.entities import (
 )
 from timerack_bridge.domain.types import AssignmentStatus, WeekStatus
 from timerack_bridge.exceptions import ConflictError, NotFoundError, UnprocessableError
-
-if TYPE_CHECKING:
-    from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
 
 
 def _id12(value: int) -> str:
@@ -139,8 +136,9 @@ class AdminStore(TableStore):
             conflict=f"Timerack Client Key {new_key} already belongs to another Primary Customer",
         )
 
-    def get_customer(self, customer_id: int) -> Customer | None:
-        item = self.get(f"CUSTOMER#{customer_id}", "CUSTOMER")
+    def get_customer(self, customer_id: int, *, consistent: bool = False) -> Customer | None:
+        """The customer; `consistent`: as last saved (the export worker: a change saved a moment ago counts)."""
+        item = self.get(f"CUSTOMER#{customer_id}", "CUSTOMER", consistent=consistent)
         return Customer(**strip_keys(item)) if item else None
 
     def batch_get_customers(self, customer_ids: Sequence[int]) -> dict[int, Customer]:
@@ -221,11 +219,10 @@ class AdminStore(TableStore):
         found = self.batch_get([(f"ASSIGNMENT#{i}", "ASSIGNMENT") for i in assignment_ids], workers=workers)
         return {item["assignment_id"]: Assignment(**strip_keys(item)) for item in found.values()}
 
-    def export_leases(self) -> ExportLock:
-        """The export's leases, kept in this table beside the clients they cover."""
-        from timerack_bridge.adapters.dynamodb.export_lease import ExportLock
-
-        return ExportLock(self.client, self.table_name)
+    def employee_assignments(self, employee_id: int) -> Iterator[Assignment]:
+        """Every assignment of the employee, by assignment id: one gsi1 partition, page by page (a Query)."""
+        for item in self.iter_index("gsi1", f"{_EMPLOYEE_ASSIGNMENTS}{employee_id}", _ASSIGNMENT):
+            yield Assignment(**strip_keys(item))
 
     def iter_customer_contents(self, customer_id: int) -> Iterator[Assignment | Customer]:
         """The customer's assignments, then its child customers: one index partition, page by page."""

@@ -36,8 +36,9 @@ Query or a transaction, never Scan.
 | owner of a key's legacy records       | CLIENTKEY#{key}             | LEGACY                          |       |
 | key of a customer's legacy records    | CUSTOMER#{id}               | LEGACYKEY                       |       |
 | one email per batch (marker)          | BATCH#{batchId}             | MAILED                          |       |
-| export lease of a whole run (TTL)     | EXPORTLOCK                  | RUN                             |       |
 | export lease of one client (TTL)      | EXPORTLOCK                  | CUSTOMER#{customerId}           |       |
+| pending change-driven export (TTL)    | PENDINGEXPORT               | CUSTOMER#{customerId}           |       |
+| assignments of an employee            | gsi1pk=EMPLOYEE-ASSIGNMENTS#{id} | gsi1sk=ASSIGNMENT#{id:012} | gsi1  |
 | export run (TTL 90 days)              | EXPORTRUN#{runId}           | RUN                             |       |
 | export runs, newest first             | gsi2pk=EXPORTRUNS           | gsi2sk={startedAt}#{runId}      | gsi2  |
 | a run's client outcomes (TTL, pages)  | EXPORTRUN#{runId}           | CLIENT#{customerId:012}         |       |

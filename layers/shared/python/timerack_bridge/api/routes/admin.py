@@ -127,19 +127,24 @@ def put_security_group(
         "Stores a customer with its node, its parent (none for a Primary Customer), its Timerack Client Key "
         "and mode (Connect or manual import). Admins only (scope timerack/admin); anyone else 403. A key "
         "another customer holds is 409; a key on a customer with a parent, or an unknown node or parent, is "
-        "422."
+        "422. A new or changed Client Key, a client's new name or a move to another parent queues the clients "
+        "concerned for export to Timerack within seconds."
     ),
 )
 def put_customer(
     customer_id: RecordIdPath, body: Annotated[CustomerIn, Body(openapi_examples=examples.CUSTOMER)]
 ) -> Customer:
+    from timerack_bridge.logic.export_changes import customer_saved
+
     admin_caller(router)
     customer = Customer(customer_id=customer_id, **body.model_dump())
-    store = services_of(router).admin
-    checks.unless_unchanged(
-        lambda: checks.check_customer(store, customer), lambda: store.get_customer(customer_id), customer
-    )
+    services = services_of(router)
+    store = services.admin
+    before = store.get_customer(customer_id)
+    checks.unless_unchanged(lambda: checks.check_customer(store, customer), lambda: before, customer)
     store.put_customer(customer)
+    # A change to what the export sends queues the clients it touches (a burst of saves: once each).
+    customer_saved(services, before, customer)
     return customer
 
 
@@ -151,19 +156,23 @@ def put_customer(
         "Stores an employee. The SSN is write-only: only its last four digits are kept (for the default PIN), "
         "and left out the stored last four stay; a PIN override is six digits. Admins only (scope "
         "timerack/admin); anyone else 403. A malformed SSN or PIN, or an unknown node, is 422. Never answers "
-        "with an SSN or a PIN."
+        "with an SSN or a PIN. A changed PIN override, SSN, birth date or name queues the employee's clients "
+        "for export to Timerack within seconds."
     ),
 )
 def put_employee(
     employee_id: RecordIdPath, body: Annotated[EmployeeIn, Body(openapi_examples=examples.EMPLOYEE)]
 ) -> EmployeeOut:
     """Store an employee. The SSN is reduced to its last four; omitted, the stored last four stay."""
+    from timerack_bridge.logic.export_changes import employee_saved
+
     admin_caller(router)
-    store = services_of(router).admin
+    services = services_of(router)
+    store = services.admin
+    before = store.get_employee(employee_id)
     ssn_last4 = body.ssn
     if ssn_last4 is None:
-        existing = store.get_employee(employee_id)
-        ssn_last4 = existing.ssn_last4 if existing else None
+        ssn_last4 = before.ssn_last4 if before else None
     employee = Employee(
         employee_id=employee_id,
         first_name=body.first_name,
@@ -173,12 +182,10 @@ def put_employee(
         hierarchy_node_id=body.hierarchy_node_id,
         pin_override=body.pin_override,
     )
-    checks.unless_unchanged(
-        lambda: checks.require_node(store, employee.hierarchy_node_id),
-        lambda: store.get_employee(employee_id),
-        employee,
-    )
+    checks.unless_unchanged(lambda: checks.require_node(store, employee.hierarchy_node_id), lambda: before, employee)
     store.put_employee(employee)
+    # A change to what the export sends queues the clients it touches (a burst of saves: once each).
+    employee_saved(services, before, employee)
     return EmployeeOut.of(employee)
 
 
@@ -228,19 +235,24 @@ def search_employees(
     description=(
         "Stores an assignment of an employee at a customer: its node, status (Active, Complete, Cancelled...) "
         "and dates. Admins only (scope timerack/admin); anyone else 403. An unknown employee, customer or "
-        "node is 422."
+        "node is 422. A change Timerack is sent (status, dates, customer, employee, job title) queues the "
+        "clients concerned (before and after a move) for export within seconds."
     ),
 )
 def put_assignment(
     assignment_id: RecordIdPath, body: Annotated[AssignmentIn, Body(openapi_examples=examples.ASSIGNMENT)]
 ) -> Assignment:
+    from timerack_bridge.logic.export_changes import assignment_saved
+
     admin_caller(router)
     assignment = Assignment(assignment_id=assignment_id, **body.model_dump())
-    store = services_of(router).admin
-    checks.unless_unchanged(
-        lambda: checks.check_assignment(store, assignment), lambda: store.get_assignment(assignment_id), assignment
-    )
+    services = services_of(router)
+    store = services.admin
+    before = store.get_assignment(assignment_id)
+    checks.unless_unchanged(lambda: checks.check_assignment(store, assignment), lambda: before, assignment)
     store.put_assignment(assignment)
+    # A change to what the export sends queues the clients it touches (a burst of saves: once each).
+    assignment_saved(services, before, assignment)
     return assignment
 
 

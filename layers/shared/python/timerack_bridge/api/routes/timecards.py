@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -36,8 +36,9 @@ router = Router()
         '"Send to TempWorks" from Timerack: checks every assignment of the batch and writes its timecards, '
         "replacing what an earlier send wrote for that assignment and week; each assignment is created, "
         "replaced or an error, with its reason. dryRun=true checks without writing. An Idempotency-Key "
-        "answers a repeat with the first reply. Timerack service reps in the security group only (403 "
-        "otherwise); a client key the rep cannot see 404; over 5,000 timecards 413; a malformed body 422."
+        "answers a repeat with the first reply, for a batch of any size. Timerack service reps in the security "
+        "group only (403 otherwise); a client key the rep cannot see 404; over 20,000 timecards or a body over "
+        "5 MB 413, naming the limit; a malformed body 422."
     ),
 )
 def post_timecard_batch(
@@ -55,8 +56,8 @@ def post_timecard_batch(
         raise PayloadTooLargeError(f"a batch may carry at most {limit} timecards; this one has {len(body.timecards)}")
     customer = require_visible_client(access, services.admin, body.client_key)
 
-    def run() -> dict[str, Any]:
-        result = submit_batch(
+    def run() -> BatchResult:
+        return submit_batch(
             services,
             access,
             customer,
@@ -64,15 +65,13 @@ def post_timecard_batch(
             preferred_weekend_bill=body.pay_period.end if body.pay_period else None,
             dry_run=dry_run,
         )
-        return result.model_dump(mode="json", by_alias=True)
 
-    if idempotency_key and not dry_run:
-        fingerprint = body.model_dump(mode="json", by_alias=True)
-        key = f"{caller(router).principal}|{idempotency_key}"
-        reply = services.idempotency.run(key, fingerprint, run, router.lambda_context)
-    else:
-        reply = run()
-    return BatchResult.model_validate(reply)
+    if not idempotency_key or dry_run:
+        return run()
+    # The key keeps the batch id and counts; a replay answers the batch as Payroll History keeps it.
+    fingerprint = body.model_dump(mode="json", by_alias=True)
+    key = f"{caller(router).principal}|{idempotency_key}"
+    return services.idempotency.send_batch(key, fingerprint, run, services.batches.get_batch, router.lambda_context)
 
 
 @router.get(
