@@ -70,8 +70,8 @@ def _floor_ms(
     """On fresh tables of the same definition, on the same moto: the floor and the stand-in's share.
 
     `floor`: the final items written with BatchWriteItem. `replay`: the product's own transactions,
-    exactly as it sent them, one after another with none of the product's code: what one
-    TransactWriteItems per assignment costs on this stand-in before any of our work.
+    exactly as it sent them, one after another with none of the product's code: what its
+    TransactWriteItems (up to 100 actions, whole units) cost on this stand-in before any of our work.
     """
     from timerack_bridge.adapters.dynamodb.tables import MAIN_TABLE as DEFINITION
 

@@ -11,6 +11,9 @@ IAM policies of that function's role in the synthesized template:
   idempotency table, a queue, ...) fails the session;
 - a granted action no recorded call used is reported (some are used by AWS on the function's behalf:
   logs, X-Ray, the event source mappings; those are listed in SERVICE_GRANTS).
+
+moto makes no KMS call, so the KMS actions the encrypted queues, secret, bucket and environments need are
+not seen here: tests/infra/test_encryption.py checks each role's key actions instead.
 """
 
 from __future__ import annotations

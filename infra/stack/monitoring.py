@@ -293,8 +293,9 @@ class Monitoring(Construct):
                                 worker,
                                 constants.WORKER_FAILED_METRIC,
                                 "ClientsFailed",
-                                "A client's export failed every attempt in the last hour and is in a dead-letter "
-                                "queue: GET /v1/exports shows which and why (docs/export.md, Runbook)",
+                                "A client's export failed for good in the last hour (dead-lettered after its "
+                                "retries, or not retried: a refusal that cannot succeed, see its error): "
+                                "GET /v1/exports shows which and why (docs/export.md, Runbook)",
                             ),
                             *(
                                 metric(worker, name)

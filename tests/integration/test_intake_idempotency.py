@@ -154,18 +154,18 @@ def test_a_batch_written_is_answered_though_its_key_could_not_be_saved(
 # ---------------------------------------------------------------- the size limits
 
 
-def test_a_batch_of_20000_timecards_is_taken_and_one_more_is_a_413_naming_the_limit(
+def test_a_batch_of_5000_timecards_is_taken_and_one_more_is_a_413_naming_the_limit(
     api: ApiCall, agency: Agency
 ) -> None:
     # Given the default limits
-    # When 20,000 timecards are checked (a dry run: one assignment, its pay code repeated) and 20,001 sent
-    at_limit = api("POST", f"{BATCHES}?dryRun=true", batch(*[timecard(1001, 501)] * 20_000))
-    over = api("POST", BATCHES, batch(*[timecard(1001, 501)] * 20_001))
+    # When 5,000 timecards are checked (a dry run: one assignment, its pay code repeated) and 5,001 sent
+    at_limit = api("POST", f"{BATCHES}?dryRun=true", batch(*[timecard(1001, 501)] * 5_000))
+    over = api("POST", BATCHES, batch(*[timecard(1001, 501)] * 5_001))
     # Then the first is checked (its one assignment an error), the second refused, naming the limit
     assert at_limit.status == 200, at_limit.text[:300]
     assert at_limit.json["counts"]["errors"] == 1
     assert over.status == 413
-    assert "20000" in over.json["message"] and "20001" in over.json["message"]
+    assert "5000" in over.json["message"] and "5001" in over.json["message"]
     assert history(api) == []
 
 
@@ -184,9 +184,9 @@ def test_a_body_over_5_mb_is_a_413_naming_that_limit(api: ApiCall, agency: Agenc
     assert history(api) == []
 
 
-def test_the_limits_default_to_20000_timecards_and_5_mb() -> None:
+def test_the_limits_default_to_5000_timecards_and_5_mb() -> None:
     from timerack_bridge.config import ApiSettings
 
     fields = ApiSettings.model_fields
-    assert fields["max_batch_timecards"].default == 20_000
+    assert fields["max_batch_timecards"].default == 5_000
     assert fields["max_body_bytes"].default == 5 * 1024 * 1024

@@ -109,8 +109,9 @@ class ApiSettings(TableSettings, ExportQueueSettings):
     export_dispatcher_function: str | None = Field(default=None, min_length=1, max_length=170)
     # Comma-separated in the environment ("REG,OT,DT"), not JSON.
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
-    # The most timecards one batch (or import) may carry: over it a 413 naming it (issue 18's 20,000).
-    max_batch_timecards: int = Field(default=20_000, ge=1)
+    # The most timecards one batch (or import) may carry, answered within API Gateway's 29 s: over it a 413
+    # naming it. Larger batches need the asynchronous path (docs/benchmarks.md: not built yet).
+    max_batch_timecards: int = Field(default=5_000, ge=1)
     # The largest request body, 5 MB: API Gateway takes 10 MB, but Lambda takes a synchronous event of 6 MB
     # at most (the body and the rest of the proxy event), so a larger body never reaches the function.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)

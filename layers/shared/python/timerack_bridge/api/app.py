@@ -27,7 +27,7 @@ ERROR_REPLIES = {
     403: "The caller may not do this (scope, security group or hierarchy)",
     404: "Not found",
     409: "Conflict (a unique key, an import for a Connect client, an Idempotency-Key in progress)",
-    413: "The body is over 5 MB or the batch over 20,000 timecards",
+    413: "The body is over 5 MB or the batch over 5,000 timecards",
     415: "The body is not JSON",
 }
 

@@ -27,7 +27,7 @@ from timerack_bridge.adapters.dynamodb.tables import TTL_ATTRIBUTE
 
 logger = Logger(child=True)
 
-# The worker's default EXPORT_LEASE_SECONDS: longer than its 180 s timeout.
+# The worker's default EXPORT_LEASE_SECONDS: longer than its timeout (WORKER_TIMEOUT_SECONDS, 210 s).
 DEFAULT_LOCK_SECONDS = 240
 
 LOCK_PK = "EXPORTLOCK"

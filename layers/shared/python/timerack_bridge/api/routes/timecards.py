@@ -37,7 +37,7 @@ router = Router()
         "replacing what an earlier send wrote for that assignment and week; each assignment is created, "
         "replaced or an error, with its reason. dryRun=true checks without writing. An Idempotency-Key "
         "answers a repeat with the first reply, for a batch of any size. Timerack service reps in the security "
-        "group only (403 otherwise); a client key the rep cannot see 404; over 20,000 timecards or a body over "
+        "group only (403 otherwise); a client key the rep cannot see 404; over 5,000 timecards or a body over "
         "5 MB 413, naming the limit; a malformed body 422."
     ),
 )
