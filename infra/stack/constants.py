@@ -121,7 +121,7 @@ FAILURE_ALARM_PERIOD = Duration.hours(1)
 # timerack_bridge/logic/export_changes.py (tests/infra/test_monitoring.py checks the names are still there).
 WORKER_METRICS = ("exported", "failed", "retried", "skipped")
 WORKER_FAILED_METRIC = "failed"
-DISPATCHER_METRICS = ("clients", "queued", "skipped", "failures")
+DISPATCHER_METRICS = ("clients", "queued", "skipped", "failures", "lost")  # lost: clients the hourly sweep found lost
 DISPATCHER_FAILED_METRIC = "failures"
 MAILER_METRICS = ("ErrorFileSent", "ErrorFileSkipped", "ErrorFileSendFailed", "ErrorFileDeliveryUnknown")
 MAILER_FAILED_METRIC = "ErrorFileSendFailed"
