@@ -96,27 +96,12 @@ class ExportQueueSettings(_FromEnvironment):
     export_destination: DestinationName
 
 
-class ApiSettings(TableSettings, ExportQueueSettings):
-    """The API function. POST /v1/exports and saved admin changes queue clients; the API never sends one."""
+class IntakeRulesSettings(_FromEnvironment):
+    """What a batch is checked and written by: the API (synchronous batches) and the intake worker alike."""
 
-    idempotency_table_name: str = Field(min_length=1)
-    # How long a saved change waits on the queue before its client is exported: the changes saved
-    # meanwhile go with it (the debounce of a burst of admin PUTs).
-    export_change_delay_seconds: int = Field(default=10, ge=0, le=900)
-    # The export dispatcher function (its name or ARN; the stack sets it): POST /v1/exports of many clients
-    # records the run and hands its dispatch to it (an async invoke). Unset: such a run is refused (503;
-    # one client is queued by the API itself); the local runtime and the tests hand in their own starter.
-    export_dispatcher_function: str | None = Field(default=None, min_length=1, max_length=170)
     # Comma-separated in the environment ("REG,OT,DT"), not JSON.
     pay_codes: tuple[str, ...] = ("REG", "OT", "DT")
-    # The most timecards one batch (or import) may carry, answered within API Gateway's 29 s: over it a 413
-    # naming it. Larger batches need the asynchronous path (docs/benchmarks.md: not built yet).
-    max_batch_timecards: int = Field(default=5_000, ge=1)
-    # The largest request body, 5 MB: API Gateway takes 10 MB, but Lambda takes a synchronous event of 6 MB
-    # at most (the body and the rest of the proxy event), so a larger body never reaches the function.
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     write_parallelism: int = Field(default=8, ge=1, le=64)
-    idempotency_ttl_seconds: int = 3600
     # The weekday every weekend bill falls on: an agency setting (TempWorks' week-ending day).
     week_ending_day: WeekEndingDay = "Sunday"
 
@@ -131,6 +116,38 @@ class ApiSettings(TableSettings, ExportQueueSettings):
     @classmethod
     def _title_case_day(cls, value: object) -> object:
         return value.strip().title() if isinstance(value, str) else value
+
+
+class ApiSettings(TableSettings, ExportQueueSettings, IntakeRulesSettings):
+    """The API function. POST /v1/exports and saved admin changes queue clients; the API never sends one."""
+
+    idempotency_table_name: str = Field(min_length=1)
+    # How long a saved change waits on the queue before its client is exported: the changes saved
+    # meanwhile go with it (the debounce of a burst of admin PUTs).
+    export_change_delay_seconds: int = Field(default=10, ge=0, le=900)
+    # The export dispatcher function (its name or ARN; the stack sets it): POST /v1/exports of many clients
+    # records the run and hands its dispatch to it (an async invoke). Unset: such a run is refused (503;
+    # one client is queued by the API itself); the local runtime and the tests hand in their own starter.
+    export_dispatcher_function: str | None = Field(default=None, min_length=1, max_length=170)
+    # The largest batch answered at once (200), within API Gateway's 29 s (docs/benchmarks.md's model); a
+    # larger one is stored and answered 202, and the intake worker writes it. A manual import is never larger.
+    sync_batch_timecards: int = Field(default=5_000, ge=1)
+    # The most timecards one batch may carry: over it a 413 naming it.
+    max_batch_timecards: int = Field(default=20_000, ge=1)
+    # The largest request body after decompression (API Gateway's 10 MB): over it a 413 naming it. A body
+    # whose proxy event would pass Lambda's 6 MB comes gzip-compressed (Content-Encoding: gzip).
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Where a batch over SYNC_BATCH_TIMECARDS is kept for the intake worker (S3), and the worker's queue
+    # (SQS). Unset: such a batch is refused (413 naming SYNC_BATCH_TIMECARDS). The stack sets both.
+    intake_bucket: str | None = Field(default=None, min_length=1)
+    intake_queue_url: str | None = Field(default=None, min_length=1)
+    idempotency_ttl_seconds: int = 3600
+
+    @model_validator(mode="after")
+    def _sync_within_max(self) -> Self:
+        if self.sync_batch_timecards > self.max_batch_timecards:
+            raise ValueError("SYNC_BATCH_TIMECARDS may not be larger than MAX_BATCH_TIMECARDS")
+        return self
 
 
 class ExportSettings(TableSettings, ExportQueueSettings):
@@ -148,8 +165,20 @@ class ExportWorkerSettings(TableSettings, DestinationSettings):
     export_lease_seconds: int = Field(default=240, ge=30, le=3600)
 
 
+class IntakeWorkerSettings(TableSettings, IntakeRulesSettings):
+    """The intake worker: one accepted batch per queue message, written as the API writes a smaller one."""
+
+    # The accepted bodies (intake/{batchId}.json.gz) and big batches' results (results/{batchId}.json.gz).
+    intake_bucket: str = Field(min_length=1)
+    # Its own queue (SQS): the sweep queues again a batch accepted but never picked up.
+    intake_queue_url: str = Field(min_length=1)
+
+
 class MailerSettings(TableSettings):
     """The mailer function."""
+
+    # Where a batch too big for its Payroll History item keeps its results (unset: every batch's are inline).
+    intake_bucket: str | None = Field(default=None, min_length=1)
 
     # An address of the stack's SES identity (an address or a domain identity).
     sender_email: EmailAddress
@@ -162,5 +191,6 @@ FUNCTION_SETTINGS: dict[str, type[_FromEnvironment]] = {
     "api": ApiSettings,
     "export": ExportSettings,
     "export_worker": ExportWorkerSettings,
+    "intake_worker": IntakeWorkerSettings,
     "mailer": MailerSettings,
 }

@@ -1,0 +1,78 @@
+"""The intake bucket (S3): accepted batch bodies, and the results of batches too big for their record.
+
+- `intake/{batchId}.json.gz`: the body of a batch over the synchronous size, gzip-compressed, kept until the
+  intake worker has written it (a lifecycle rule removes any left after 7 days).
+- `results/{batchId}.json.gz`: a batch's per-assignment results when their gzip is too big for the Payroll
+  History item (DynamoDB holds at most 400 KB an item); kept as long as Payroll History is.
+
+The bucket is encrypted with the tenant's key by default: no call names a key.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+BODY_PREFIX = "intake/"
+RESULTS_PREFIX = "results/"
+
+
+class BatchObjectMissing(LookupError):
+    """The object is not in the bucket (never stored, or already removed)."""
+
+
+def body_key(batch_id: str) -> str:
+    return f"{BODY_PREFIX}{batch_id}.json.gz"
+
+
+def results_key(batch_id: str) -> str:
+    return f"{RESULTS_PREFIX}{batch_id}.json.gz"
+
+
+class S3BatchObjects:
+    """Batch bodies and results in one bucket, on one boto3 S3 client."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def put_body(self, batch_id: str, body: bytes) -> None:
+        """The request body as sent (JSON bytes), stored gzip-compressed."""
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=body_key(batch_id),
+            Body=gzip.compress(body, compresslevel=6),
+            ContentType="application/json",
+            ContentEncoding="gzip",
+        )
+
+    def get_body(self, batch_id: str) -> bytes:
+        """The body as sent; BatchObjectMissing when it is not stored."""
+        return gzip.decompress(self._get(body_key(batch_id)))
+
+    def delete_body(self, batch_id: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=body_key(batch_id))
+
+    def put_results(self, batch_id: str, results_gz: bytes) -> str:
+        """A batch's results, already gzip-compressed JSON; the key they are kept under."""
+        key = results_key(batch_id)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=results_gz, ContentType="application/json", ContentEncoding="gzip"
+        )
+        return key
+
+    def get_results(self, key: str) -> bytes:
+        """The gzip-compressed results kept under `key`; BatchObjectMissing when they are not."""
+        return self._get(key)
+
+    def _get(self, key: str) -> bytes:
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BatchObjectMissing(f"s3://{self.bucket}/{key} is not stored") from None
+            raise
+        data: bytes = reply["Body"].read()
+        return data
