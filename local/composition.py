@@ -1,6 +1,7 @@
 """The local runtime's composition root: the product's adapters built on the moto stand-in, as the functions'
 own roots build them on AWS (one `Services` and one resolver per API instance; the export dispatcher's and
-the export worker's adapters for the runtime's schedule, its queue workers and `timerack-bridge export`)."""
+the export worker's adapters for the runtime's schedule, its queue workers and `timerack-bridge export`; the
+intake bucket and queue, and the intake worker's adapters, for a batch over SYNC_BATCH_TIMECARDS)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,37 @@ EXPORT_QUEUE_PREFIX = "timerack-local-export"
 LOCAL_CHANGE_DELAY_SECONDS = "2"
 # What the runs record as their destination: the local runtime's export goes to the outbox.
 LOCAL_DESTINATION = "outbox"
+# The intake bucket and queue on the stand-in (the stack's IntakeJob), and the queue's redrive as the stack
+# sets it (infra/stack/constants.py): the dead-letter queue after 3 receives, the worker's 5 minutes times six.
+INTAKE_NAME = "timerack-local-intake"
+INTAKE_MAX_RECEIVES = 3
+INTAKE_VISIBILITY_SECONDS = 6 * 300
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Where the API keeps a batch over SYNC_BATCH_TIMECARDS (and uploads), and the queue of its intake worker."""
+
+    bucket: str
+    queue_url: str
+    dead_letter_queue_url: str
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return {"INTAKE_BUCKET": self.bucket, "INTAKE_QUEUE_URL": self.queue_url}
+
+
+def create_intake(s3_client: Any, sqs_client: Any, name: str = INTAKE_NAME) -> Intake:
+    """The intake bucket, the intake queue and its dead-letter queue on the stand-in, as the stack makes them."""
+    import json
+
+    s3_client.create_bucket(Bucket=name)
+    dead = sqs_client.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_arn = sqs_client.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": INTAKE_MAX_RECEIVES}
+    attributes = {"VisibilityTimeout": str(INTAKE_VISIBILITY_SECONDS), "RedrivePolicy": json.dumps(redrive)}
+    url = sqs_client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return Intake(bucket=name, queue_url=url, dead_letter_queue_url=dead)
 
 
 def stand_in_client(service: str, moto_url: str) -> Any:
@@ -35,13 +67,15 @@ def stand_in_client(service: str, moto_url: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    # S3 signs with SigV4, as the API's client does on AWS: its presigned URLs point at the stand-in.
+    signature = {"signature_version": "s3v4"} if service == "s3" else {}
     return boto3.client(
         service,
         endpoint_url=moto_url,
         region_name=REGION,
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - moto's stand-in credentials
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32, **signature),
     )
 
 
@@ -52,8 +86,9 @@ def export_queue(sqs_client: Any, queues: QueueUrls) -> Any:
     return SqsExportQueue(sqs_client, queues)
 
 
-def api_services(moto_url: str, queues: QueueUrls) -> Services:
-    """The API's settings and adapters on the stand-in; exports are queued on the stand-in's export queues."""
+def api_services(moto_url: str, queues: QueueUrls, intake: Intake | None = None) -> Services:
+    """The API's settings and adapters on the stand-in; exports are queued on the stand-in's export queues,
+    and a batch over SYNC_BATCH_TIMECARDS is kept in the stand-in's intake bucket and queue."""
     from timerack_bridge.api.deps import Services
     from timerack_bridge.config import ApiSettings
 
@@ -67,6 +102,7 @@ def api_services(moto_url: str, queues: QueueUrls) -> Services:
             "EXPORT_DESTINATION": LOCAL_DESTINATION,
             "EXPORT_QUEUE_URL": queues.bulk,
             "EXPORT_PRIORITY_QUEUE_URL": queues.priority,
+            **(intake.variables if intake else {}),
         }
     )
     from local.dispatch_starter import ThreadDispatchStarter
@@ -79,10 +115,24 @@ def api_services(moto_url: str, queues: QueueUrls) -> Services:
         export_queue=stores.queue,
         # "Update From TempWorks" of many clients: the dispatcher's code on a thread (an async invoke on AWS).
         dispatch_starter=ThreadDispatchStarter(stores.admin, stores.queue, stores.runs),
+        **_intake_adapters(moto_url, sqs, intake),
     )
 
 
-def api_instance(moto_url: str, queues: QueueUrls) -> ProxyHandler:
+def _intake_adapters(moto_url: str, sqs: Any, intake: Intake | None) -> dict[str, Any]:
+    """The intake bucket (its presigned upload URLs point at the stand-in) and queue, on the stand-in's clients."""
+    if intake is None:
+        return {}
+    from timerack_bridge.adapters.batch_objects import S3BatchObjects
+    from timerack_bridge.adapters.intake_queue import SqsIntakeQueue
+
+    return {
+        "batch_objects": S3BatchObjects(stand_in_client("s3", moto_url), intake.bucket),
+        "intake_queue": SqsIntakeQueue(sqs, intake.queue_url),
+    }
+
+
+def api_instance(moto_url: str, queues: QueueUrls, intake: Intake | None = None) -> ProxyHandler:
     """One API instance's cold start: its services and its own resolver; then one proxy event at a time."""
     import warnings
 
@@ -91,7 +141,7 @@ def api_instance(moto_url: str, queues: QueueUrls) -> ProxyHandler:
 
     # No Lambda context here: Powertools idempotency cannot read the remaining time, by design.
     warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
-    services = api_services(moto_url, queues)
+    services = api_services(moto_url, queues, intake)
     app = build_app()
     return lambda event: handle(event, None, services, app)
 
@@ -129,7 +179,7 @@ def export_worker(
     from timerack_bridge.config import ExportWorkerSettings
 
     variables = _worker_variables(queues, table_name)
-    handler = _worker_module(variables)
+    handler = _function_module("functions.export_worker.handler", variables)
     settings = ExportWorkerSettings.from_env({**os.environ, **variables})
     adapters = handler.WorkerAdapters(
         admin_store=AdminStore(dynamodb, table_name),
@@ -143,6 +193,18 @@ def export_worker(
         # A change saved while its client was sent goes out after the local debounce, as the API's do.
         change_delay_seconds=int(LOCAL_CHANGE_DELAY_SECONDS),
     )
+    return lambda event: dict(handler.handle_records(event, adapters))
+
+
+def intake_worker(dynamodb: Any, s3: Any, sqs: Any, intake: Intake, table_name: str = MAIN_TABLE_NAME) -> SqsHandler:
+    """The intake worker function's handler with its adapters on the stand-in: one SQS event (an accepted
+    batch's id) in, the partial batch response out, as the intake queue's event source calls it in AWS."""
+    from timerack_bridge.config import IntakeWorkerSettings
+
+    variables = {"TABLE_NAME": table_name, **intake.variables}
+    handler = _function_module("functions.intake_worker.handler", variables)
+    settings = IntakeWorkerSettings.from_env({**os.environ, **variables})
+    adapters = handler.build_adapters(settings, dynamodb=dynamodb, s3=s3, sqs=sqs)
     return lambda event: dict(handler.handle_records(event, adapters))
 
 
@@ -160,13 +222,13 @@ def _worker_variables(queues: QueueUrls, table_name: str) -> dict[str, str]:
     }
 
 
-def _worker_module(variables: dict[str, str]) -> Any:
-    """functions/export_worker/handler.py, imported (its cold start reads its settings) with the
-    variables the stack would give it, whatever the shell has set; then the environment as it was."""
+def _function_module(module: str, variables: dict[str, str]) -> Any:
+    """A function's handler module (functions/<name>/handler.py), imported (its cold start reads its settings)
+    with the variables the stack would give it, whatever the shell has set; then the environment as it was."""
     import importlib
 
     with _IMPORT_LOCK, _environment(variables):
-        return importlib.import_module("functions.export_worker.handler")
+        return importlib.import_module(module)
 
 
 @contextmanager

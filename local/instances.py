@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from local.config import LOG_FORMAT
 
 if TYPE_CHECKING:
+    from local.composition import Intake
     from timerack_bridge.adapters.export_queue import QueueUrls
 
 log = logging.getLogger("timerack_bridge.local")
@@ -31,13 +32,13 @@ class InstanceLost(RuntimeError):
     """The instance died (or never started): its request gets a 502, as API Gateway gives one."""
 
 
-def _serve(connection: Connection, moto_url: str, queues: QueueUrls) -> None:
+def _serve(connection: Connection, moto_url: str, queues: QueueUrls, intake: Intake | None) -> None:
     """An instance's life: its cold start, then one proxy event in and one response out, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the runtime, and the runtime stops its instances
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     from local.composition import api_instance
 
-    handle = api_instance(moto_url, queues)
+    handle = api_instance(moto_url, queues, intake)
     connection.send("ready")
     while True:
         try:
@@ -55,10 +56,11 @@ def _serve(connection: Connection, moto_url: str, queues: QueueUrls) -> None:
 class ApiInstance:
     """One API process; `call` sends it a proxy event and waits for its response (None: the handler failed)."""
 
-    def __init__(self, moto_url: str, queues: QueueUrls) -> None:
+    def __init__(self, moto_url: str, queues: QueueUrls, intake: Intake | None = None) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter, as a Lambda instance
         self._connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, moto_url, queues), name="api-instance", daemon=True)
+        arguments = (child, moto_url, queues, intake)
+        self.process = context.Process(target=_serve, args=arguments, name="api-instance", daemon=True)
         self.process.start()
         child.close()
         try:

@@ -1,4 +1,4 @@
-"""The local stand-in for Lambda's SQS event source mappings (the export worker's trigger).
+"""The local stand-in for Lambda's SQS event source mappings (the export and intake workers' triggers).
 
 Receives from the queues the way Lambda's pollers do, one record per event (the stack's batch size),
 and hands each to `on_event` in Lambda's SQS event shape (messageId, receiptHandle, body, attributes
@@ -47,6 +47,7 @@ class QueueWorkers:
         concurrency: int = 5,
         interval: float = 0.25,
         region: str = "us-east-1",
+        name: str = "export",
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -56,6 +57,7 @@ class QueueWorkers:
         self.concurrency = concurrency
         self.interval = interval
         self.region = region
+        self.name = name  # which worker it feeds, in its threads' names and its log lines
         self._queues: list[_Queue] = []
         self._busy = 0
         self._freed = threading.Condition()
@@ -67,8 +69,8 @@ class QueueWorkers:
         """Read the queues' ARNs (a missing queue fails here, not in the thread), then start receiving."""
         self._queues = [_Queue(url, self._arn(url)) for url in self.queue_urls]
         self._stop.clear()
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="export-worker")
-        self._thread = threading.Thread(target=self._loop, name="queue-workers", daemon=True)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.name}-worker")
+        self._thread = threading.Thread(target=self._loop, name=f"{self.name}-queue-workers", daemon=True)
         self._thread.start()
         return self
 
@@ -102,7 +104,7 @@ class QueueWorkers:
             try:
                 handed = self._receive_round(free)
             except (ClientError, BotoCoreError):
-                log.exception("receiving from the export queues failed")  # the stand-in may be stopping
+                log.exception("receiving from the %s queues failed", self.name)  # the stand-in may be stopping
                 handed = 0
             if handed == 0:
                 self._stop.wait(self.interval)
@@ -144,12 +146,12 @@ class QueueWorkers:
                 response = self.on_event({"Records": [record]})
                 failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
             except Exception:
-                log.exception("the export worker failed; its message comes back when its visibility ends")
+                log.exception("the %s worker failed; its message comes back when its visibility ends", self.name)
                 failed = {record["messageId"]}
             if record["messageId"] not in failed:
                 self.sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=record["receiptHandle"])
         except (ClientError, BotoCoreError):
-            log.exception("deleting a handled export message failed; it will be handled again")
+            log.exception("deleting a handled %s message failed; it will be handled again", self.name)
         finally:
             with self._freed:
                 self._busy -= 1

@@ -5,7 +5,9 @@ definitions the CDK stack uses, and are kept in the state directory across runs.
 become the API Gateway proxy events Lambda gets and go to the same handler, in a pool of API
 instances. The export takes the path it takes in AWS: its schedule (and `POST /v1/exports`, and a
 saved change) queue clients on the export queues, and queue workers hand each to the export worker's
-handler, which sends it to the outbox. The mailer is fed from the stream.
+handler, which sends it to the outbox. A batch over SYNC_BATCH_TIMECARDS is kept in the stand-in's intake
+bucket and queued, and a queue worker hands it to the intake worker's handler; the API's presigned upload
+URLs point at the stand-in. The mailer is fed from the stream.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.composition import EXPORT_QUEUE_PREFIX, ExportStores, api_services, export_worker, stand_in_client
+from local.composition import (
+    EXPORT_QUEUE_PREFIX,
+    ExportStores,
+    api_services,
+    create_intake,
+    export_worker,
+    intake_worker,
+    stand_in_client,
+)
 from local.config import (
     IDEMPOTENCY_TABLE_NAME,
     MAIN_TABLE_NAME,
@@ -29,7 +39,7 @@ from local.instances import ApiInstance, InstancePool
 from local.kept_tables import KeptTables
 from local.moto_stand_in import SerializedMotoServer, install_fast_transactions
 from local.tokens import signing_key
-from local.workers import ExportWiring, MailerOutbox, close_interrupted_runs, start_workers
+from local.workers import ExportWiring, IntakeWiring, MailerOutbox, close_interrupted_runs, start_workers
 from timerack_bridge.adapters.dynamodb import tables
 from timerack_bridge.adapters.export_queue import create_export_queues
 
@@ -68,8 +78,8 @@ class LocalRuntime:
         self.key = signing_key(self.config.state_dir)
         self._start_stand_in()
         self._fill_tables()
-        queues = self.queues
-        self.instances = InstancePool(self.config.instances, lambda: ApiInstance(self.moto_url, queues))
+        queues, intake = self.queues, self.intake
+        self.instances = InstancePool(self.config.instances, lambda: ApiInstance(self.moto_url, queues, intake))
         self._start_workers()
         self.http = serve(Gateway(self.key, self.instances), self.config.port, self.services.settings.max_body_bytes)
         # Lets the CLI find this runtime: its API, and its stand-in and queues for `timerack-bridge export`.
@@ -104,6 +114,10 @@ class LocalRuntime:
         # across runs: a client still queued when the runtime stopped is queued again by the next run.
         self.sqs = stand_in_client("sqs", self.moto_url)
         self.queues = create_export_queues(self.sqs, EXPORT_QUEUE_PREFIX)
+        # The intake bucket and queue (not kept either: a batch accepted but not yet written when the runtime
+        # stopped stays processing in Payroll History).
+        self.s3 = stand_in_client("s3", self.moto_url)
+        self.intake = create_intake(self.s3, self.sqs)
 
     def _fill_tables(self) -> None:
         """The kept tables (none with --fresh); the demo data only into an empty state."""
@@ -113,7 +127,7 @@ class LocalRuntime:
         if self.config.fresh:
             self.tables_file.unlink(missing_ok=True)
         self.kept_items = kept.load()
-        self.services = api_services(self.moto_url, self.queues)
+        self.services = api_services(self.moto_url, self.queues, self.intake)
         if self.config.seed and not self.kept_items:
             from local.seed import seed_demo
 
@@ -122,6 +136,7 @@ class LocalRuntime:
         self._workers.append(kept.start())
 
     def _start_workers(self) -> None:
+        from timerack_bridge.adapters.batch_objects import S3BatchObjects
         from timerack_bridge.adapters.destinations import OutboxDestination
 
         mailer = MailerOutbox(
@@ -130,6 +145,7 @@ class LocalRuntime:
             dynamodb_client=self.dynamodb,
             sender=SENDER_EMAIL,
             email_dir=self.email_dir,
+            results=S3BatchObjects(self.s3, self.intake.bucket),
         )
         stores = ExportStores.on(self.dynamodb, self.sqs, self.queues)
         if self.kept_items and (closed := close_interrupted_runs(stores.runs)):
@@ -141,4 +157,9 @@ class LocalRuntime:
             queues=self.queues,
             concurrency=self.config.export_concurrency,
         )
-        self._workers.extend(start_workers(export, self.config.export_interval, self.services.admin, mailer))
+        intake = IntakeWiring(
+            worker=intake_worker(self.dynamodb, self.s3, self.sqs, self.intake),
+            sqs_client=self.sqs,
+            queue_url=self.intake.queue_url,
+        )
+        self._workers.extend(start_workers(export, self.config.export_interval, self.services.admin, mailer, intake))

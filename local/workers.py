@@ -1,5 +1,5 @@
-"""Background work of the local runtime: the export on its schedule and its queue workers, the mailer fed
-from the stream."""
+"""Background work of the local runtime: the export on its schedule and its queue workers, the intake worker
+on its queue, the mailer fed from the stream."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from local.stream_poller import StreamPoller
 if TYPE_CHECKING:
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
+    from timerack_bridge.adapters.dynamodb.payroll_history import ResultsReader
     from timerack_bridge.adapters.export_queue import QueueUrls
 
 log = logging.getLogger("timerack_bridge.local")
@@ -59,9 +60,23 @@ class ExportWiring:
     concurrency: int
 
 
-def start_workers(export: ExportWiring, export_interval: float, admin: AdminStore, mailer: MailerOutbox) -> list[Any]:
+@dataclass(frozen=True)
+class IntakeWiring:
+    """The intake on the stand-in: the intake worker's handler and its queue."""
+
+    worker: SqsHandler
+    sqs_client: Any
+    queue_url: str
+
+
+def start_workers(
+    export: ExportWiring, export_interval: float, admin: AdminStore, mailer: MailerOutbox, intake: IntakeWiring
+) -> list[Any]:
     """The export schedule (at start, then every TIMERACK_EXPORT_INTERVAL seconds), the queue workers that
-    export each queued client (TIMERACK_EXPORT_CONCURRENCY at once), and the mailer."""
+    export each queued client (TIMERACK_EXPORT_CONCURRENCY at once), the intake worker (one accepted batch
+    at a time), and the mailer."""
+    # One batch at a time: each is thousands of writes, and the stand-in serves one call at a time.
+    intake_workers = QueueWorkers(intake.sqs_client, [intake.queue_url], intake.worker, concurrency=1, name="intake")
     workers = QueueWorkers(
         export.sqs_client,
         [export.queues.priority, export.queues.bulk],  # a saved change is not stuck behind an hourly run
@@ -69,7 +84,7 @@ def start_workers(export: ExportWiring, export_interval: float, admin: AdminStor
         concurrency=export.concurrency,
     ).start()
     schedule = Periodic("export", export_interval, lambda: scheduled_export(export.stores)).start()
-    return [workers, schedule, _start_mailer(admin, mailer)]
+    return [workers, intake_workers.start(), schedule, _start_mailer(admin, mailer)]
 
 
 # The outcome of a client whose message was lost when the runtime stopped (the queues are not kept).
@@ -128,6 +143,8 @@ class MailerOutbox:
     dynamodb_client: Any
     sender: str
     email_dir: Path
+    # The intake bucket: where a batch too big for its Payroll History item keeps its results.
+    results: ResultsReader
 
 
 def _start_mailer(admin: AdminStore, mailer: MailerOutbox) -> StreamPoller:
@@ -141,6 +158,7 @@ def _start_mailer(admin: AdminStore, mailer: MailerOutbox) -> StreamPoller:
             ses_client=mailer.ses_client,
             sender=mailer.sender,
             outbox_dir=mailer.email_dir,
+            results_objects=mailer.results,
         )
 
     poller = StreamPoller(mailer.dynamodb_client, mailer.streams_client, admin.table_name, deliver, interval=1.0)

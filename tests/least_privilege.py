@@ -34,10 +34,13 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("/functions/export_worker/", "export_worker"),
     ("/functions/export/", "export"),
     ("/functions/mailer/", "mailer"),
+    ("/functions/intake_worker/", "intake_worker"),
     ("/timerack_bridge/api/", "api"),
     ("/timerack_bridge/logic/export_worker.py", "export_worker"),
     ("/timerack_bridge/logic/export_dispatch.py", "export"),
     ("/timerack_bridge/mail_stream.py", "mailer"),
+    # The worker's flow; the API's route calls its accept_batch too, and the outermost frame (the API's) wins.
+    ("/timerack_bridge/logic/intake_async.py", "intake_worker"),
 )
 
 # Granted for AWS to use on the function's behalf, never called by its code (Lambda's on-failure
@@ -56,7 +59,13 @@ SERVICE_GRANTS = (
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
     "kms:*",
+    # The client's PUT of a presigned upload URL the API signs: it acts with the API's rights, never its code.
+    "s3:PutObject@intake-bucket/uploads/*",
 )
+
+# The intake bucket's prefixes (timerack_bridge/adapters/batch_objects.py and the uploads): a call on an object
+# under one is on "intake-bucket/<prefix>"; any other object is the export bucket's ("bucket").
+INTAKE_PREFIXES = ("intake/", "results/", "uploads/")
 
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -70,6 +79,7 @@ _RENAMED = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "dynamodb:TransactGetItems": "dynamodb:GetItem",
     "lambda:Invoke": "lambda:InvokeFunction",
+    "s3:HeadObject": "s3:GetObject",
 }
 
 
@@ -79,7 +89,9 @@ class Call:
 
     function: str
     action: str
-    resource: str  # "table", "table-index", "idempotency-table", "queue", "secret", "bucket", "email", "other"
+    # "table", "table-index", "idempotency-table", "queue", "secret", "bucket" (the export's), "intake-bucket/<prefix>",
+    # "email", "other"
+    resource: str
 
 
 def _iam_prefix(service_model: Any) -> str:
@@ -93,6 +105,9 @@ def _resource_kind(service: str, params: dict[str, Any]) -> str:
         if idempotency and table == idempotency:
             return "idempotency-table"
         return "table-index" if params.get("IndexName") else "table"
+    if service == "s3":
+        prefix = str(params.get("Key", "")).partition("/")[0] + "/"
+        return f"intake-bucket/{prefix}" if prefix in INTAKE_PREFIXES else "bucket"
     return {"sqs": "queue", "secretsmanager": "secret", "s3": "bucket", "ses": "email"}.get(service, "other")
 
 
@@ -214,11 +229,20 @@ def _kind_of_resource(resource: Any, template: dict[str, Any]) -> str:
         }.get(body["Type"])
         if kind == "table" and "/index/" in text:
             return "table-index"
+        if kind == "bucket" and logical_id.startswith("Intake"):
+            return _intake_objects(resource)
         if kind is not None:
             return kind
     if "identity/" in text:
         return "email"
     return "any" if text == '"*"' else "other"
+
+
+def _intake_objects(resource: Any) -> str:
+    """ "intake-bucket/<prefix>*" for the objects under a prefix (an ARN joined with "/<prefix>*")."""
+    joined = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
+    suffix = joined[-1] if joined and isinstance(joined[-1], str) else ""
+    return f"intake-bucket{suffix}"
 
 
 def role_grants(template: dict[str, Any]) -> dict[str, set[Grant]]:
@@ -250,7 +274,8 @@ def role_grants(template: dict[str, Any]) -> dict[str, set[Grant]]:
 def _allows(grant: Grant, call: Call) -> bool:
     if not fnmatch.fnmatchcase(call.action, grant.action):
         return False
-    return grant.resource in (call.resource, "any")
+    # An intake-bucket grant names its objects by prefix ("intake-bucket/results/*").
+    return grant.resource == "any" or fnmatch.fnmatchcase(call.resource, grant.resource)
 
 
 def missing_grants(calls: Iterable[Call], grants: dict[str, set[Grant]]) -> list[Call]:

@@ -14,7 +14,7 @@ _OPTIONAL_KINDS = ("secret", "bucket")
 
 
 # The functions of a tenant stack, by folder; each role's description names its folder.
-FUNCTIONS = ("api", "export", "export_worker", "mailer")
+FUNCTIONS = ("api", "export", "export_worker", "intake_worker", "mailer")
 
 
 def _is_tenant(template: dict[str, Any]) -> bool:
@@ -23,12 +23,14 @@ def _is_tenant(template: dict[str, Any]) -> bool:
 
 
 def _kinds_in(template: dict[str, Any]) -> set[str]:
-    types = {body["Type"] for body in template.get("Resources", {}).values()}
-    return {
-        kind
-        for kind, type_ in (("secret", "AWS::SecretsManager::Secret"), ("bucket", "AWS::S3::Bucket"))
-        if type_ in types
-    }
+    """The optional kinds the template has: the Timerack secret, the export bucket (every tenant has the intake
+    bucket, whose objects are kinds of their own)."""
+    resources = template.get("Resources", {})
+    types = {body["Type"] for body in resources.values()}
+    kinds = {"secret"} if "AWS::SecretsManager::Secret" in types else set()
+    if any(body["Type"] == "AWS::S3::Bucket" and i.startswith("Export") for i, body in resources.items()):
+        kinds.add("bucket")
+    return kinds
 
 
 def _calls_for(calls: set[Call], template: dict[str, Any]) -> set[Call]:

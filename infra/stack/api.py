@@ -24,6 +24,7 @@ from infra.stack.encryption import TenantKey
 from infra.stack.export import ExportJob
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers, log_group
 from infra.stack.identity import Identity
+from infra.stack.intake import IntakeJob
 from infra.stack.nag import acknowledge
 from infra.stack.routes import Route, api_routes
 
@@ -120,6 +121,7 @@ class Api(Construct):
         database: Database,
         layers: Layers,
         export: ExportJob,
+        intake: IntakeJob,
         key: TenantKey,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -140,12 +142,20 @@ class Api(Construct):
                 constants.ENV_EXPORT_CHANGE_DELAY_SECONDS: str(constants.EXPORT_CHANGE_DELAY_SECONDS),
                 # POST /v1/exports of many clients hands the run to the dispatcher (an async invoke).
                 constants.ENV_EXPORT_DISPATCHER_FUNCTION: export.function.function.function_name,
+                # A batch over SYNC_BATCH_TIMECARDS is stored and queued for the intake worker.
+                **intake.environment,
+                **(
+                    {constants.ENV_SYNC_BATCH_TIMECARDS: str(tenant.sync_batch_timecards)}
+                    if tenant.sync_batch_timecards is not None
+                    else {}
+                ),
             },
         )
         database.grant(self.function, constants.API_TABLE_ACTIONS, constants.API_INDEX_ACTIONS)
         self.function.allow(constants.IDEMPOTENCY_TABLE_ACTIONS, [database.idempotency_table.table_arn])
         export.grant_send(self.function)
         export.grant_dispatch(self.function)
+        intake.grant_accept(self.function)
         handler = self.function.function
         self.access_logs = log_group(self, "AccessLogs", tenant=tenant, key=key)
         self.rest_api = apigw.RestApi(

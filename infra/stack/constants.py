@@ -76,6 +76,33 @@ EXPORT_CHANGE_DELAY_SECONDS = 10
 # Messages on the lanes expire after a day: the hourly run queues every client again anyway.
 EXPORT_QUEUE_RETENTION = Duration.days(1)
 
+# The intake worker: one accepted batch (over SYNC_BATCH_TIMECARDS) per queue message. A full vCPU (1769 MB):
+# a batch is CPU-bound; 5 minutes covers 20,000 timecards with the DynamoDB writes (docs/benchmarks.md).
+INTAKE_WORKER_FUNCTION = "intake_worker"
+INTAKE_WORKER_HANDLER = "handler.lambda_handler"
+INTAKE_WORKER_MEMORY_MB = 1769
+INTAKE_WORKER_TIMEOUT = Duration.minutes(5)
+# One batch per invocation, at most 5 at once a tenant: the table's capacity is shared with the export.
+INTAKE_BATCH_SIZE = 1
+INTAKE_WORKER_CONCURRENCY = 5
+# A batch is not handed to a second worker while the first may still write it (AWS's advice: 6 x the timeout).
+INTAKE_QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * INTAKE_WORKER_TIMEOUT.to_seconds())
+# The third failed receive sends the batch id to the dead-letter queue (and its alarm).
+INTAKE_MAX_RECEIVES = 3
+INTAKE_QUEUE_RETENTION = Duration.days(4)
+# The sweep: batches accepted but never picked up (the API stopped before queuing) are queued again.
+INTAKE_SWEEP_SCHEDULE = Duration.minutes(15)
+# A failed sweep is not retried: the next one runs within 15 minutes (its failure is kept and alarmed).
+INTAKE_SWEEP_RETRIES = 0
+INTAKE_SWEEP_MAX_EVENT_AGE = Duration.minutes(15)
+# The intake bucket: bodies the worker never removed (it deletes each one it wrote) and unused uploads expire;
+# results/ stay as long as Payroll History (no expiry).
+INTAKE_BODY_EXPIRATION = Duration.days(7)
+INTAKE_UPLOAD_EXPIRATION = Duration.days(1)
+INTAKE_ACCESS_LOG_EXPIRATION = Duration.days(365)
+# An accepted batch waiting 10 minutes: the workers are failing or throttled.
+INTAKE_QUEUE_AGE_ALARM = Duration.minutes(10)
+
 MAILER_FUNCTION = "mailer"
 MAILER_HANDLER = "handler.lambda_handler"
 MAILER_MEMORY_MB = 256
@@ -143,6 +170,9 @@ ENV_EXPORT_CHANGE_DELAY_SECONDS = "EXPORT_CHANGE_DELAY_SECONDS"
 ENV_EXPORT_DISPATCHER_FUNCTION = "EXPORT_DISPATCHER_FUNCTION"
 ENV_EXPORT_MAX_RECEIVES = "EXPORT_MAX_RECEIVES"
 ENV_EXPORT_LEASE_SECONDS = "EXPORT_LEASE_SECONDS"
+ENV_INTAKE_BUCKET = "INTAKE_BUCKET"
+ENV_INTAKE_QUEUE_URL = "INTAKE_QUEUE_URL"
+ENV_SYNC_BATCH_TIMECARDS = "SYNC_BATCH_TIMECARDS"
 
 # DynamoDB actions per function (no wildcard): on the main table's items, and on its indexes (which take Query
 # only: an index is granted nothing its function does not ask of it). A transaction (TransactWriteItems) has no
@@ -195,6 +225,36 @@ EXPORT_WORKER_TABLE_ACTIONS = [
     "dynamodb:BatchWriteItem",
 ]
 EXPORT_WORKER_INDEX_ACTIONS = ["dynamodb:Query"]
+# The intake worker writes an accepted batch as the API writes a smaller one: GetItem the batch record, the
+# customer and its settings, BatchGetItem the reps, assignments and unit headers, Query the hierarchy; PutItem
+# the completed batch; transactions of Put (unit header, timecards, version) and Delete (a dropped pay code).
+# The sweep Queries the batches (gsi2) for those accepted and never picked up.
+INTAKE_WORKER_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+]
+INTAKE_WORKER_INDEX_ACTIONS = ["dynamodb:Query"]
+# The intake bucket's objects, by prefix (adapters/batch_objects.py), and what each function does with them.
+# The API stores a body (intake/), a big batch's results (results/, read back by GET /v1/payroll-history), and
+# signs upload URLs (uploads/: the client's PUT acts with the API's rights), then reads and removes the upload.
+INTAKE_BODY_PREFIX = "intake/"
+INTAKE_RESULTS_PREFIX = "results/"
+INTAKE_UPLOAD_PREFIX = "uploads/"
+API_INTAKE_OBJECT_ACTIONS = {
+    INTAKE_BODY_PREFIX: ["s3:PutObject"],
+    INTAKE_RESULTS_PREFIX: ["s3:GetObject", "s3:PutObject"],
+    INTAKE_UPLOAD_PREFIX: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+}
+# The worker reads and removes the body, writes (and a redelivery reads) the results.
+INTAKE_WORKER_OBJECT_ACTIONS = {
+    INTAKE_BODY_PREFIX: ["s3:DeleteObject", "s3:GetObject"],
+    INTAKE_RESULTS_PREFIX: ["s3:GetObject", "s3:PutObject"],
+}
+# The mailer reads a big batch's results for its error file.
+MAILER_INTAKE_OBJECT_ACTIONS = {INTAKE_RESULTS_PREFIX: ["s3:GetObject"]}
 # GetItem: the customer (and, for a batch stored before the setting was kept on it, BatchGetItem: its
 # customer's current settings); Put/Update/DeleteItem: the one-email-per-batch marker. No index.
 MAILER_TABLE_ACTIONS = [

@@ -28,6 +28,8 @@ class TenantKey(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, tenant: TenantConfig) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self._event_rules: list[str] = []
+        self._event_statement: iam.PolicyStatement | None = None
         self.key = kms.Key(
             self,
             "Key",
@@ -72,16 +74,17 @@ class TenantKey(Construct):
     def allow_event_rule(self, rule_arn: str) -> None:
         """Let EventBridge put a rule's undelivered events into a queue encrypted with this key (the rule's DLQ).
         `rule_arn` is built from the rule's name, not referenced: the rule references the queue, which references
-        the key, so a reference back would be a cycle."""
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
+        the key, so a reference back would be a cycle. The rules share one statement (one Sid)."""
+        self._event_rules.append(rule_arn)
+        if self._event_statement is None:
+            self._event_statement = iam.PolicyStatement(
                 sid="EventBridgeDeadLetters",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
             )
-        )
+            self.key.add_to_resource_policy(self._event_statement)
+        self._event_statement.add_condition("ArnEquals", {"aws:SourceArn": list(self._event_rules)})
 
     def allow_decrypt_through_s3(self, principal: iam.IPrincipal) -> None:
         """Let a principal outside the account (Timerack) decrypt the export bucket's objects, through S3 only."""

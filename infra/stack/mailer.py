@@ -19,6 +19,7 @@ from infra.stack.config import TenantConfig
 from infra.stack.database import Database
 from infra.stack.encryption import TenantKey
 from infra.stack.functions import BridgeFunction, FunctionSpec, Layers
+from infra.stack.intake import IntakeJob
 from infra.stack.queues import dead_letter_queue
 
 MAILER_SPEC = FunctionSpec(
@@ -69,6 +70,7 @@ class Mailer(Construct):
         tenant: TenantConfig,
         database: Database,
         layers: Layers,
+        intake: IntakeJob,
         key: TenantKey,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -86,11 +88,14 @@ class Mailer(Construct):
             environment={
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_SENDER_EMAIL: tenant.sender_email,
+                # A batch too big for its Payroll History item keeps its results there.
+                constants.ENV_INTAKE_BUCKET: intake.bucket.bucket_name,
             },
         )
         database.grant(self.function, constants.MAILER_TABLE_ACTIONS, constants.MAILER_INDEX_ACTIONS)
         self.function.allow(constants.STREAM_READ_ACTIONS, [database.stream_arn])
         self.function.allow(constants.MAILER_SES_ACTIONS, [self.sender_identity_arn])
+        intake.grant_objects(self.function, constants.MAILER_INTAKE_OBJECT_ACTIONS)
         # Lambda sends a record that failed every retry to the failure queue with the function's role.
         self.function.allow_send_to(self.failure_queue)
 

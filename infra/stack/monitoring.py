@@ -5,6 +5,7 @@ Alarms (each fires on the first occurrence, missing data is not breaching):
 - each function's errors and throttles; the mailer's iterator age (it falls behind the table's stream);
 - every dead-letter queue: a message in it (depth) and a message left in it for a day (its age);
 - the bulk export lane's oldest message past 50 minutes (the hourly drain will not finish before the next run);
+- the intake queue's oldest message past 10 minutes (accepted batches wait for a worker);
 - API 5xx (dimensions ApiName `TimerackBridge-<tenant>` and Stage);
 - the business failures the functions publish (namespace `TimerackBridge/<tenant>`, per function `service`):
   clients whose export failed for good in an hour (the worker's `failed`), clients the dispatcher could not
@@ -67,6 +68,11 @@ class MonitoredQueue:
     queue: sqs.IQueue
     dead_letter_queue: sqs.IQueue | None  # None: the queue is itself a dead-letter (or on-failure) queue
     max_age: Duration | None = None  # an alarm on the work queue's oldest message
+    runbook: str = "docs/export.md, Runbook"  # where a dead-lettered message's redrive is explained
+    # What that alarm means to on-call (the export's bulk lane by default).
+    late: str = (
+        "the hourly drain will not finish before the next run: raise exportConcurrency or look at Timerack's latency"
+    )
 
 
 class Monitoring(Construct):
@@ -205,8 +211,8 @@ class Monitoring(Construct):
                     max_message_count=1,
                     comparison_operator_override=AT_LEAST,
                     treat_missing_data_override=NOT_BREACHING,
-                    alarm_description_override=f"{what} holds failed work: inspect it and redrive (docs/export.md, "
-                    "Runbook)",
+                    alarm_description_override=f"{what} holds failed work: inspect it and redrive "
+                    f"({monitored.runbook})",
                 )
             }
 
@@ -236,14 +242,7 @@ class Monitoring(Construct):
             alarm_friendly_name=monitored.name,
             human_readable_name=f"SQS {monitored.name} and its dead-letter queue",
             add_queue_max_message_age_alarm=(
-                age(
-                    monitored.name,
-                    monitored.max_age,
-                    "the hourly drain will not finish before the next run: raise exportConcurrency or look at "
-                    "Timerack's latency",
-                )
-                if monitored.max_age is not None
-                else None
+                age(monitored.name, monitored.max_age, monitored.late) if monitored.max_age is not None else None
             ),
             add_dead_letter_queue_max_size_alarm=depth(f"{monitored.name}'s dead-letter queue"),
             add_dead_letter_queue_max_message_age_alarm=age(

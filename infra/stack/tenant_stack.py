@@ -15,8 +15,11 @@ from infra.stack.encryption import TenantKey
 from infra.stack.export import ExportJob
 from infra.stack.functions import Layers
 from infra.stack.identity import Identity
+from infra.stack.intake import IntakeJob
 from infra.stack.mailer import Mailer
 from infra.stack.monitoring import MonitoredFunction, MonitoredQueue, Monitoring
+
+INTAKE_RUNBOOK = "docs/deploy.md, Failures: the asynchronous intake"
 
 
 def stack_name(tenant: TenantConfig) -> str:
@@ -35,7 +38,7 @@ class TimerackBridgeStack(Stack):
             scope,
             stack_name(tenant),
             env=Environment(account=tenant.account, region=tenant.region),
-            description=f"Timerack Bridge for tenant {tenant.name}: API, queued hourly export, error-file mailer",
+            description=f"Timerack Bridge for tenant {tenant.name}: API, intake, hourly export, error-file mailer",
             termination_protection=tenant.termination_protection,
         )
         Tags.of(self).add("Application", constants.APPLICATION_TAG)
@@ -45,10 +48,19 @@ class TimerackBridgeStack(Stack):
         layers = Layers(self, "Layers", dependencies_layer_dir=dependencies_layer_dir)
         identity = Identity(self, "Identity", tenant=tenant)
         export = ExportJob(self, "Export", tenant=tenant, database=database, layers=layers, key=key)
+        intake = IntakeJob(self, "Intake", tenant=tenant, database=database, layers=layers, key=key)
         api = Api(
-            self, "Api", tenant=tenant, identity=identity, database=database, layers=layers, export=export, key=key
+            self,
+            "Api",
+            tenant=tenant,
+            identity=identity,
+            database=database,
+            layers=layers,
+            export=export,
+            intake=intake,
+            key=key,
         )
-        mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers, key=key)
+        mailer = Mailer(self, "Mailer", tenant=tenant, database=database, layers=layers, intake=intake, key=key)
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -59,6 +71,7 @@ class TimerackBridgeStack(Stack):
                 MonitoredFunction("ExportDispatcher", constants.EXPORT_FUNCTION, export.function.function),
                 MonitoredFunction("ExportWorker", constants.EXPORT_WORKER_FUNCTION, export.worker.function),
                 MonitoredFunction("Mailer", constants.MAILER_FUNCTION, mailer.function.function, reads_stream=True),
+                MonitoredFunction("IntakeWorker", constants.INTAKE_WORKER_FUNCTION, intake.worker.function),
             ],
             queues=[
                 MonitoredQueue(
@@ -70,6 +83,17 @@ class TimerackBridgeStack(Stack):
                 MonitoredQueue("ExportPriorityQueue", export.priority.queue, export.priority.dead_letter_queue),
                 MonitoredQueue("ExportDeadLetterQueue", export.dead_letter_queue, None),
                 MonitoredQueue("MailerFailureQueue", mailer.failure_queue, None),
+                MonitoredQueue(
+                    "IntakeQueue",
+                    intake.queue,
+                    intake.dead_letter_queue,
+                    max_age=constants.INTAKE_QUEUE_AGE_ALARM,
+                    late="accepted batches wait for a worker: see the intake worker's errors and throttles",
+                    runbook=INTAKE_RUNBOOK,
+                ),
+                MonitoredQueue(
+                    "IntakeSweepDeadLetterQueue", intake.sweep_dead_letter_queue, None, runbook=INTAKE_RUNBOOK
+                ),
             ],
             tables=[("MainTable", database.main_table), ("IdempotencyTable", database.idempotency_table)],
             rest_api=api.rest_api,
@@ -103,6 +127,11 @@ class TimerackBridgeStack(Stack):
             "ExportQueueDlqArn": (
                 export.bulk.dead_letter_queue.queue_arn,
                 "Dead-letter queue of the export's bulk lane: hourly-run clients that failed every attempt",
+            ),
+            "IntakeBucketName": (intake.bucket.bucket_name, "S3 bucket of accepted batches and big batches' results"),
+            "IntakeQueueDlqArn": (
+                intake.dead_letter_queue.queue_arn,
+                "Dead-letter queue of the intake: accepted batches the worker failed on three times",
             ),
             "ExportPriorityQueueDlqArn": (
                 export.priority.dead_letter_queue.queue_arn,

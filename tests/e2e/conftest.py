@@ -124,8 +124,13 @@ def stop_stack(stack: LocalStack) -> None:
     assert stack.process.returncode == 0, stack.logs()
 
 
+# The session runtime answers at most this many timecards at once: a larger batch goes to its intake worker.
+SESSION_SYNC_BATCH_TIMECARDS = 20
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = start_stack(tmp_path_factory.mktemp("local-state"))
+    sync = {"SYNC_BATCH_TIMECARDS": str(SESSION_SYNC_BATCH_TIMECARDS)}
+    stack = start_stack(tmp_path_factory.mktemp("local-state"), env=sync)
     yield stack
     stop_stack(stack)

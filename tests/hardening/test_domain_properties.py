@@ -195,7 +195,14 @@ def test_only_the_seven_days_of_the_week_are_taken(offset: int) -> None:
 versions = st.text(alphabet="0123456789abcdef", min_size=1, max_size=6)
 code_sets = st.lists(st.sampled_from(PAY_CODES), max_size=3)
 stored_codes = code_sets.map(lambda c: tuple(sorted(set(c))))
-unit_states = st.none() | st.builds(UnitState, version=versions, locked=st.booleans(), pay_codes=stored_codes)
+unit_states = st.none() | st.builds(
+    UnitState,
+    version=versions,
+    locked=st.booleans(),
+    pay_codes=stored_codes,
+    send_result=st.sampled_from([None, "created", "replaced"]),
+    removed_pay_codes=stored_codes,
+)
 locked_states = st.builds(UnitState, version=versions, locked=st.just(True), pay_codes=stored_codes)
 
 
@@ -216,10 +223,25 @@ def test_applying_a_send_twice_equals_applying_it_once(state: UnitState | None, 
 @PROPERTIES
 @given(state=locked_states, version=versions, codes=code_sets)
 def test_a_locked_unit_is_never_touched(state: UnitState, version: str, codes: list[str]) -> None:
+    assume(state.version != version)  # the send that wrote it, run again, is "written" (below)
     plan = _plan(state, version, codes)
     assert plan.action == "refuse" and not plan.put_pay_codes and not plan.delete_pay_codes
     assert plan.error == errors.already_sent_to_payroll(1001, WEEKEND_BILL)
     assert apply_plan(state, plan, version) == state
+
+
+@PROPERTIES
+@given(state=unit_states, codes=code_sets)
+def test_a_unit_this_send_wrote_is_written_with_its_result_locked_or_not(
+    state: UnitState | None, codes: list[str]
+) -> None:
+    assume(state is not None)
+    assert state is not None
+    plan = _plan(state, state.version, codes)
+    assert plan.action == "written" and plan.error is None and not plan.put_pay_codes
+    assert plan.result_status == (state.send_result or "replaced")
+    assert plan.delete_pay_codes == state.removed_pay_codes
+    assert apply_plan(state, plan, state.version) == state
 
 
 @PROPERTIES

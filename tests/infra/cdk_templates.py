@@ -61,6 +61,7 @@ SIDE_BY_SIDE = [
         "senderEmail": "payroll@shared-staffing.example.com",
         "exportDestination": "https",
         "timerackApiUrl": "https://api.timerack.example.com",
+        "syncBatchTimecards": 4000,
     },
     {
         "name": "south",

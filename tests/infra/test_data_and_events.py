@@ -73,7 +73,9 @@ def test_the_mailer_only_wakes_for_completed_batches_with_errors(synthesized):
 
 def test_the_export_runs_hourly_with_retries_and_a_dead_letter_queue(synthesized):
     for stack in synthesized.templates:
-        (rule,) = synthesized.resources(stack, "AWS::Events::Rule").values()
+        (rule,) = [
+            r for r in synthesized.resources(stack, "AWS::Events::Rule").values() if "Export" in r["Properties"]["Name"]
+        ]
         assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
         (target,) = rule["Properties"]["Targets"]
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
@@ -101,7 +103,7 @@ def test_alarms_cover_errors_throttles_and_dead_letter_depth(synthesized):
             ("AWS/Lambda", "Throttles"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         } <= metrics
-        assert len([w for _, w in alarms if w.name == "Errors"]) == 4
+        assert len([w for _, w in alarms if w.name == "Errors"]) == 5
         (topic_id,) = synthesized.resources(stack, "AWS::SNS::Topic")
         assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm, _ in alarms)
         # An SSL-only topic policy replaces the default one, so CloudWatch must be allowed explicitly.

@@ -78,10 +78,12 @@ def test_queues_log_groups_secret_environments_bucket_and_topic_use_the_tenants_
     for stack in synthesized.templates:
         key = _key_arn(synthesized, stack)
         queues = synthesized.resources(stack, "AWS::SQS::Queue").values()
-        assert len(queues) == 6  # two lanes, their DLQs, the dispatcher's DLQ, the mailer's failure queue
+        # two lanes, their DLQs, the dispatcher's DLQ, the mailer's failure queue; the intake queue, its DLQ and the
+        # sweep's DLQ
+        assert len(queues) == 9
         assert all(q["Properties"]["KmsMasterKeyId"] == key for q in queues)
         log_groups = synthesized.resources(stack, "AWS::Logs::LogGroup").values()
-        assert len(log_groups) == 6  # four functions, API access and execution logs
+        assert len(log_groups) == 7  # five functions, API access and execution logs
         assert all(g["Properties"]["KmsKeyId"] == key for g in log_groups)
         assert all(
             s["Properties"]["KmsKeyId"] == key
@@ -99,7 +101,7 @@ def test_the_export_bucket_is_encrypted_with_the_key_and_expires_old_versions(sy
         stack = f"TimerackBridge-{tenant.name}"
         buckets = synthesized.resources(stack, "AWS::S3::Bucket")
         if tenant.export_destination != "s3":
-            assert not buckets
+            assert not [i for i in buckets if i.startswith("Export")]
             continue
         (bucket,) = [b for i, b in buckets.items() if "ExportBucket" in i]
         (sse,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -126,16 +128,17 @@ def test_cloudwatch_logs_may_use_the_key_for_this_accounts_log_groups_only(synth
         }
 
 
-def test_eventbridge_may_put_only_the_schedules_undelivered_events_into_its_encrypted_queue(synthesized):
+def test_eventbridge_may_put_only_the_schedules_undelivered_events_into_their_encrypted_queues(synthesized):
     for tenant in synthesized.tenants:
         stack = f"TimerackBridge-{tenant.name}"
-        (rule,) = synthesized.resources(stack, "AWS::Events::Rule").values()
-        name = rule["Properties"]["Name"]
-        assert name == f"TimerackBridge-{tenant.name}-ExportSchedule"
+        names = sorted(r["Properties"]["Name"] for r in synthesized.resources(stack, "AWS::Events::Rule").values())
+        assert names == [f"TimerackBridge-{tenant.name}-{rule}" for rule in ("ExportSchedule", "IntakeSweep")]
         statement = _service_statement(synthesized, stack, "events.amazonaws.com")
         assert set(_as_list(statement["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey"}
         assert statement["Condition"] == {
-            "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{tenant.region}:{tenant.account}:rule/{name}"}
+            "ArnEquals": {
+                "aws:SourceArn": [f"arn:aws:events:{tenant.region}:{tenant.account}:rule/{name}" for name in names]
+            }
         }
 
 
@@ -157,6 +160,8 @@ def test_each_role_may_use_the_key_for_what_it_reads_and_writes_and_no_more(synt
         # The worker reads the lanes and the secret; an S3 tenant's worker also writes encrypted objects
         worker = both  # and queues a change saved while it exported once more (the priority lane)
         assert _key_actions(synthesized, stack, "export_worker") == worker
+        # The intake worker reads bodies and writes results (S3 under the key) and queues a swept batch
+        assert _key_actions(synthesized, stack, "intake_worker") == both
 
 
 def test_the_timerack_secret_starts_as_the_placeholder_the_export_refuses(synthesized):

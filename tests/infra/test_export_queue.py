@@ -137,7 +137,9 @@ def test_the_worker_takes_one_client_at_a_time_from_each_lane_at_a_bounded_concu
 
 def test_the_hourly_schedule_still_runs_the_dispatcher(synthesized):
     for stack in synthesized.templates:
-        (rule,) = synthesized.resources(stack, "AWS::Events::Rule").values()
+        (rule,) = [
+            r for r in synthesized.resources(stack, "AWS::Events::Rule").values() if "Export" in r["Properties"]["Name"]
+        ]
         (target,) = rule["Properties"]["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, stack, "export"), "Arn"]}
 
@@ -168,14 +170,26 @@ def test_each_function_gets_the_export_settings_it_reads(synthesized):
 def test_the_api_and_the_dispatcher_may_queue_clients_but_not_send_them(synthesized):
     for stack in synthesized.templates:
         lanes = _queue_arns(synthesized, stack)
+        dispatcher_id = _function_id(synthesized, stack, "export")
         # The dispatcher's own failed runs go to its dead-letter queue (its async on-failure destination)
-        (config,) = synthesized.resources(stack, "AWS::Lambda::EventInvokeConfig").values()
+        (config,) = [
+            c
+            for c in synthesized.resources(stack, "AWS::Lambda::EventInvokeConfig").values()
+            if c["Properties"]["FunctionName"] == {"Ref": dispatcher_id}
+        ]
         failed_runs = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-        for name, expected in (("api", lanes), ("export", [*lanes, failed_runs])):
+        # The API also queues an accepted batch on the intake queue (tests/infra/test_intake.py)
+        (intake,) = [
+            {"Fn::GetAtt": [i, "Arn"]}
+            for i, q in synthesized.resources(stack, "AWS::SQS::Queue").items()
+            if i.startswith("IntakeQueue") and "RedrivePolicy" in q["Properties"]
+        ]
+        for name, expected in (("api", [*lanes, intake]), ("export", [*lanes, failed_runs])):
             statements = _statements_of(synthesized, stack, name)
             assert sorted(map(str, _allowed(statements, "sqs:SendMessage"))) == sorted(map(str, expected)), name
             assert not _allowed(statements, "secretsmanager:GetSecretValue"), name
-            assert not _allowed(statements, "s3:PutObject"), name
+            # Never the export bucket's objects (the API's are the intake bucket's)
+            assert not [r for r in _allowed(statements, "s3:PutObject") if "Export" in str(r)], name
             assert not _allowed(statements, "sqs:ReceiveMessage"), name
 
 
@@ -287,10 +301,14 @@ def test_the_api_hands_a_run_of_many_clients_to_the_dispatcher_and_may_invoke_no
         # ... and may invoke it, the unqualified function only; no other function invokes any
         dispatcher_arn = {"Fn::GetAtt": [dispatcher_id, "Arn"]}
         assert _allowed(_statements_of(synthesized, stack, "api"), "lambda:InvokeFunction") == [dispatcher_arn]
-        for other in ("export", "export_worker", "mailer"):
+        for other in ("export", "export_worker", "intake_worker", "mailer"):
             assert not _allowed(_statements_of(synthesized, stack, other), "lambda:InvokeFunction"), other
         # A handed-over run that fails is retried by Lambda, then kept in the dispatcher's on-failure queue
-        (config,) = synthesized.resources(stack, "AWS::Lambda::EventInvokeConfig").values()
+        (config,) = [
+            c
+            for c in synthesized.resources(stack, "AWS::Lambda::EventInvokeConfig").values()
+            if c["Properties"]["FunctionName"] == {"Ref": dispatcher_id}
+        ]
         properties = config["Properties"]
         assert properties["FunctionName"] == {"Ref": dispatcher_id}
         assert properties["MaximumRetryAttempts"] == constants.EXPORT_ASYNC_RETRIES

@@ -1,4 +1,4 @@
-"""The four functions: runtime, architecture, configuration, logging, and least-privilege roles."""
+"""The five functions: runtime, architecture, configuration, logging, and least-privilege roles."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _functions(synthesized, stack: str) -> dict[str, dict[str, Any]]:
 def test_each_function_runs_python_3_14_on_arm64_with_tracing(synthesized):
     for stack in synthesized.templates:
         functions = _functions(synthesized, stack)
-        assert set(functions) == {"api", "export", "export_worker", "mailer"}
+        assert set(functions) == {"api", "export", "export_worker", "intake_worker", "mailer"}
         for name, function in functions.items():
             assert function["Runtime"] == "python3.14", name
             assert function["Architectures"] == ["arm64"], name
@@ -75,7 +75,9 @@ def test_no_iam_statement_grants_a_wildcard_action(synthesized):
             assert "*" not in action, (stack, logical_id, action)
 
 
-def test_only_x_ray_and_export_objects_use_a_wildcard_resource(synthesized):
+def test_only_x_ray_and_bucket_objects_use_a_wildcard_resource(synthesized):
+    # The export writes its bucket's objects; the intake's objects are granted by prefix (tests/infra/test_intake.py)
+    intake_prefixes = {"/intake/*", "/results/*", "/uploads/*"}
     for stack, logical_id, statement in _statements(synthesized):
         for resource in _as_list(statement["Resource"]):
             if resource == "*":
@@ -84,12 +86,15 @@ def test_only_x_ray_and_export_objects_use_a_wildcard_resource(synthesized):
                 joined = resource["Fn::Join"][1]
                 if joined[-1] == "/*":
                     assert _as_list(statement["Action"]) == ["s3:PutObject"], (stack, logical_id)
+                elif joined[-1].endswith("*"):
+                    assert joined[-1] in intake_prefixes, (stack, logical_id)
+                    assert all(a.startswith("s3:") for a in _as_list(statement["Action"])), (stack, logical_id)
 
 
 def test_each_function_has_its_own_role_without_managed_policies(synthesized):
     for stack in synthesized.templates:
         roles = {f["Role"]["Fn::GetAtt"][0] for f in _functions(synthesized, stack).values()}
-        assert len(roles) == 4
+        assert len(roles) == 5
         for role_id in roles:
             role = synthesized.templates[stack]["Resources"][role_id]["Properties"]
             assert "ManagedPolicyArns" not in role
@@ -131,7 +136,7 @@ def test_each_function_logs_json_at_the_tenant_level_into_its_own_encrypted_log_
             assert group["RetentionInDays"] == tenant.log_retention_days, name
             assert group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}, name
             seen.add(logging["LogGroup"]["Ref"])
-        assert len(seen) == 4
+        assert len(seen) == 5
 
 
 def _role_statements(synthesized, stack: str, folder: str) -> list[dict[str, Any]]:
@@ -159,7 +164,7 @@ def test_each_role_queries_only_the_indexes_and_uses_only_item_actions_on_the_ta
         (table_id,) = [i for i in synthesized.resources(stack, "AWS::DynamoDB::GlobalTable") if "MainTable" in i]
         table = {"Fn::GetAtt": [table_id, "Arn"]}
         indexes = [{"Fn::Join": ["", [table, f"/index/{name}"]]} for name in ("gsi1", "gsi2")]
-        for folder in ("api", "export", "export_worker", "mailer"):
+        for folder in ("api", "export", "export_worker", "intake_worker", "mailer"):
             statements = _role_statements(synthesized, stack, folder)
             for index in indexes:
                 assert _allowed_on(statements, index) <= {"dynamodb:Query"}, (stack, folder)

@@ -51,7 +51,7 @@ def _queue_alarms(synthesized, stack: str, metric: str) -> dict[str, dict[str, A
 def test_every_dead_letter_queue_alarms_on_its_first_message_and_on_a_message_left_a_day(synthesized):
     for stack in synthesized.templates:
         dead = _dead_letter_queues(synthesized, stack)
-        assert len(dead) == 4, stack
+        assert len(dead) == 6, stack  # the export's three, the mailer's, the intake's and its sweep's
         depth = _queue_alarms(synthesized, stack, "ApproximateNumberOfMessagesVisible")
         age = _queue_alarms(synthesized, stack, "ApproximateAgeOfOldestMessage")
         for queue in dead:
@@ -176,7 +176,8 @@ def test_every_asynchronously_invoked_function_has_its_own_alarmed_failure_desti
             for p in synthesized.resources(stack, "AWS::Lambda::Permission").values()
             if p["Properties"]["Principal"] in asynchronous
         }
-        assert invoked == {synthesized.function_id(stack, "export")}
+        # The hourly export and the intake's sweep (every 15 minutes)
+        assert invoked == {synthesized.function_id(stack, "export"), synthesized.function_id(stack, "intake_worker")}
         depth = _queue_alarms(synthesized, stack, "ApproximateNumberOfMessagesVisible")
         configs = {
             c["Properties"]["FunctionName"]["Ref"]: c["Properties"]

@@ -111,7 +111,7 @@ def test_each_tenant_publishes_its_metrics_in_its_own_namespace_and_services(sid
     assert _function_variables(north, "POWERTOOLS_METRICS_NAMESPACE") == {"TimerackBridge/north"}
     assert _function_variables(south, "POWERTOOLS_METRICS_NAMESPACE") == {"TimerackBridge/south"}
     services = [_function_variables(t, "POWERTOOLS_SERVICE_NAME") for t in (north, south)]
-    assert len(services[0]) == len(services[1]) == 4
+    assert len(services[0]) == len(services[1]) == 5
     assert services[0] & services[1] == set()
 
 

@@ -325,10 +325,10 @@ def test_status_codes(api: ApiCall, agency: Agency, services: Any) -> None:
         api("POST", "/v1/timecard-batches", {"clientKey": CLIENT_KEY, "timecards": [{"assignmentId": "x"}]}).status
         == 422
     )
-    too_many = api("POST", "/v1/timecard-batches", batch(*[timecard(1001, 501)] * 5001))
-    assert too_many.status == 413 and "5000" in too_many.json["message"]
-    huge = api("POST", "/v1/timecard-batches", raw='{"clientKey": "' + "A" * (5 * 1024 * 1024) + '"}')
-    assert huge.status == 413 and "5242880" in huge.json["message"]
+    too_many = api("POST", "/v1/timecard-batches", batch(*[timecard(1001, 501)] * 20_001))
+    assert too_many.status == 413 and "20000" in too_many.json["message"]
+    huge = api("POST", "/v1/timecard-batches", raw='{"clientKey": "' + "A" * (10 * 1024 * 1024) + '"}')
+    assert huge.status == 413 and "10485760" in huge.json["message"]
     assert stored(api, 1001) == []
     assert api("GET", f"/v1/payroll-history?clientKey={CLIENT_KEY}").json["items"] == []
 

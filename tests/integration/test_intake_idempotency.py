@@ -154,10 +154,10 @@ def test_a_batch_written_is_answered_though_its_key_could_not_be_saved(
 # ---------------------------------------------------------------- the size limits
 
 
-def test_a_batch_of_5000_timecards_is_taken_and_one_more_is_a_413_naming_the_limit(
+def test_a_batch_of_5000_timecards_is_taken_and_one_more_is_a_413_without_the_intake(
     api: ApiCall, agency: Agency
 ) -> None:
-    # Given the default limits
+    # Given the default limits, and no intake bucket or queue (no asynchronous intake)
     # When 5,000 timecards are checked (a dry run: one assignment, its pay code repeated) and 5,001 sent
     at_limit = api("POST", f"{BATCHES}?dryRun=true", batch(*[timecard(1001, 501)] * 5_000))
     over = api("POST", BATCHES, batch(*[timecard(1001, 501)] * 5_001))
@@ -165,28 +165,30 @@ def test_a_batch_of_5000_timecards_is_taken_and_one_more_is_a_413_naming_the_lim
     assert at_limit.status == 200, at_limit.text[:300]
     assert at_limit.json["counts"]["errors"] == 1
     assert over.status == 413
-    assert "5000" in over.json["message"] and "5001" in over.json["message"]
+    message = over.json["message"]
+    assert "5000" in message and "5001" in message and "SYNC_BATCH_TIMECARDS" in message
     assert history(api) == []
 
 
-def test_a_body_over_5_mb_is_a_413_naming_that_limit(api: ApiCall, agency: Agency) -> None:
-    # Given a body of 4 MB and one just over 5 MB (Lambda takes a synchronous event of 6 MB at most)
-    four_mb = '{"clientKey": "' + "A" * (4 * 1024 * 1024) + '"}'
-    over = '{"clientKey": "' + "A" * (5 * 1024 * 1024) + '"}'
+def test_a_body_over_10_mb_is_a_413_naming_that_limit(api: ApiCall, agency: Agency) -> None:
+    # Given a body of 9 MB and one just over 10 MB (API Gateway's limit)
+    nine_mb = '{"clientKey": "' + "A" * (9 * 1024 * 1024) + '"}'
+    over = '{"clientKey": "' + "A" * (10 * 1024 * 1024) + '"}'
     # When each is sent
-    taken = api("POST", BATCHES, raw=four_mb)
+    taken = api("POST", BATCHES, raw=nine_mb)
     refused = api("POST", BATCHES, raw=over)
-    # Then the 4 MB body is read (and refused for its content), the other refused for its size, naming 5 MB
+    # Then the 9 MB body is read (and refused for its content), the other refused for its size, naming 10 MB
     assert taken.status == 422
     assert refused.status == 413
     message = refused.json["message"]
-    assert "5242880" in message and "5 MB" in message
+    assert "10485760" in message and "10 MB" in message
     assert history(api) == []
 
 
-def test_the_limits_default_to_5000_timecards_and_5_mb() -> None:
+def test_the_limits_default_to_20000_timecards_5000_at_once_and_10_mb() -> None:
     from timerack_bridge.config import ApiSettings
 
     fields = ApiSettings.model_fields
-    assert fields["max_batch_timecards"].default == 5_000
-    assert fields["max_body_bytes"].default == 5 * 1024 * 1024
+    assert fields["max_batch_timecards"].default == 20_000
+    assert fields["sync_batch_timecards"].default == 5_000
+    assert fields["max_body_bytes"].default == 10 * 1024 * 1024

@@ -69,3 +69,51 @@ def test_a_call_is_the_function_whose_code_is_outermost_on_the_stack() -> None:
     exec(outer, namespace)  # noqa: S102
     assert namespace["outer"]() == "mailer"
     assert namespace["inner"]() is None  # a test calling an adapter directly is no function's code
+
+
+INTAKE_BUCKET = {"Fn::GetAtt": ["IntakeBucketD0F0E3A1", "Arn"]}
+
+
+def _intake_template(prefix: str, actions: list[str]) -> dict[str, Any]:
+    template = _template([])
+    template["Resources"]["IntakeBucketD0F0E3A1"] = {"Type": "AWS::S3::Bucket"}
+    template["Resources"]["ExportWorkerPolicy1"]["Properties"]["PolicyDocument"]["Statement"] = [
+        {"Effect": "Allow", "Action": actions, "Resource": {"Fn::Join": ["", [INTAKE_BUCKET, f"/{prefix}*"]]}}
+    ]
+    return template
+
+
+def test_an_intake_bucket_object_call_needs_the_grant_on_its_prefix() -> None:
+    # HeadObject is authorised by s3:GetObject; the key's prefix is the resource
+    assert actions_of("s3", "HeadObject", {"Bucket": "b", "Key": "results/B1.json.gz"}) == [
+        ("s3:GetObject", "intake-bucket/results/")
+    ]
+    assert actions_of("s3", "PutObject", {"Bucket": "b", "Key": "intake/B1.json.gz"}) == [
+        ("s3:PutObject", "intake-bucket/intake/")
+    ]
+    # Any other key is the export bucket's (a client's file)
+    assert actions_of("s3", "PutObject", {"Bucket": "b", "Key": "acme/assignments.json"}) == [
+        ("s3:PutObject", "bucket")
+    ]
+    grants = role_grants(_intake_template("results/", ["s3:GetObject"]))
+    assert not missing_grants([Call("export_worker", "s3:GetObject", "intake-bucket/results/")], grants)
+    assert missing_grants([Call("export_worker", "s3:GetObject", "intake-bucket/intake/")], grants)
+    assert missing_grants([Call("export_worker", "s3:PutObject", "intake-bucket/results/")], grants)
+    assert missing_grants([Call("export_worker", "s3:GetObject", "bucket")], grants)
+
+
+def test_the_upload_put_a_client_makes_with_the_apis_signature_is_not_reported_unused() -> None:
+    grants = role_grants(_intake_template("uploads/", ["s3:PutObject"]))
+    assert list(unused_grants([], grants)) == []
+
+
+def test_the_intake_worker_and_the_apis_use_of_the_intake_are_told_apart() -> None:
+    namespace: dict[str, Any] = {"function_of_stack": function_of_stack}
+    logic = "/x/timerack_bridge/logic/intake_async.py"
+    exec(compile("def accept():\n    return function_of_stack()\n", logic, "exec"), namespace)  # noqa: S102
+    route = "def route():\n    return accept()\n"
+    exec(compile(route, "/x/timerack_bridge/api/routes/timecards.py", "exec"), namespace)  # noqa: S102
+    worker = "def worker():\n    return accept()\n"
+    exec(compile(worker, "/x/functions/intake_worker/handler.py", "exec"), namespace)  # noqa: S102
+    assert namespace["route"]() == "api"
+    assert namespace["worker"]() == "intake_worker"

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from timerack_bridge.adapters.dynamodb.admin import AdminStore
 from timerack_bridge.adapters.dynamodb.batch_stream import error_file_batch
 from timerack_bridge.adapters.dynamodb.mail_marker import MailMarkerStore
+from timerack_bridge.adapters.dynamodb.payroll_history import ResultsReader
 from timerack_bridge.adapters.ses import OutboxCopy, SesEmailSender
 from timerack_bridge.logic.error_file import ErrorFileMailer
 
@@ -44,15 +45,20 @@ def error_file_mailer(
 
 
 def mail_error_files(
-    event: dict[str, Any], mailer: ErrorFileMailer, context: LambdaContext | None = None
+    event: dict[str, Any],
+    mailer: ErrorFileMailer,
+    context: LambdaContext | None = None,
+    results_objects: ResultsReader | None = None,
 ) -> dict[str, Any]:
     """Mail the error file of every completed batch with errors in a DynamoDB stream event.
 
-    Returns the partial batch response `{"batchItemFailures": [{"itemIdentifier": sequenceNumber}]}`.
+    `results_objects`: the intake bucket, where a batch too big for its record keeps its results (None: a
+    record naming such results fails, and is retried). Returns the partial batch response
+    `{"batchItemFailures": [{"itemIdentifier": sequenceNumber}]}`.
     """
 
     def handle_record(record: DynamoDBRecord) -> str:
-        return mailer.handle(error_file_batch(record.raw_event))
+        return mailer.handle(error_file_batch(record.raw_event, results_objects))
 
     # Every record is reported on its own, even when all fail: the stream retries from the failures.
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -63,7 +69,8 @@ def process_stream_event(
     event: dict[str, Any],
     *,
     context: LambdaContext | None = None,
+    results_objects: ResultsReader | None = None,
     **adapters: Any,
 ) -> dict[str, Any]:
     """One stream event on a mailer built for it (the local runtime, tests); the function builds one per cold start."""
-    return mail_error_files(event, error_file_mailer(**adapters), context)
+    return mail_error_files(event, error_file_mailer(**adapters), context, results_objects)

@@ -4,6 +4,8 @@
   intake worker has written it (a lifecycle rule removes any left after 7 days).
 - `results/{batchId}.json.gz`: a batch's per-assignment results when their gzip is too big for the Payroll
   History item (DynamoDB holds at most 400 KB an item); kept as long as Payroll History is.
+- `uploads/{callerHash}/{uploadId}.json`: a batch body a caller PUT to a presigned URL (a body too big for
+  Lambda's 6 MB event), removed once it is sent (a lifecycle rule removes any never sent).
 
 The bucket is encrypted with the tenant's key by default: no call names a key.
 """
@@ -17,6 +19,7 @@ from botocore.exceptions import ClientError
 
 BODY_PREFIX = "intake/"
 RESULTS_PREFIX = "results/"
+UPLOAD_PREFIX = "uploads/"
 
 
 class BatchObjectMissing(LookupError):
@@ -29,6 +32,10 @@ def body_key(batch_id: str) -> str:
 
 def results_key(batch_id: str) -> str:
     return f"{RESULTS_PREFIX}{batch_id}.json.gz"
+
+
+def upload_key(caller_hash: str, upload_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{caller_hash}/{upload_id}.json"
 
 
 class S3BatchObjects:
@@ -66,6 +73,33 @@ class S3BatchObjects:
     def get_results(self, key: str) -> bytes:
         """The gzip-compressed results kept under `key`; BatchObjectMissing when they are not."""
         return self._get(key)
+
+    def upload_url(self, key: str, expires: int) -> str:
+        """A presigned PUT of `key` for `expires` seconds; the PUT must send Content-Type: application/json."""
+        url: str = self.s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": "application/json"},
+            ExpiresIn=expires,
+            HttpMethod="PUT",
+        )
+        return url
+
+    def upload_size(self, key: str) -> int:
+        """The uploaded body's size in bytes; BatchObjectMissing when nothing was uploaded there."""
+        try:
+            reply = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise BatchObjectMissing(f"s3://{self.bucket}/{key} is not stored") from None
+            raise
+        return int(reply["ContentLength"])
+
+    def get_upload(self, key: str) -> bytes:
+        """The uploaded body as the caller PUT it; BatchObjectMissing when it is not stored."""
+        return self._get(key)
+
+    def delete_upload(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def _get(self, key: str) -> bytes:
         try:

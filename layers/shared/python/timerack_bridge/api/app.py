@@ -15,7 +15,16 @@ from pydantic import ValidationError
 from timerack_bridge import __version__
 from timerack_bridge.api import swagger
 from timerack_bridge.api.models.output import Health
-from timerack_bridge.api.routes import admin, exports, history, imports, payroll_email, proofing, timecards
+from timerack_bridge.api.routes import (
+    admin,
+    exports,
+    history,
+    imports,
+    payroll_email,
+    proofing,
+    timecards,
+    uploads,
+)
 from timerack_bridge.exceptions import BridgeError
 
 logger = Logger(child=True)  # under the function's logger (POWERTOOLS_SERVICE_NAME): its keys, its correlation id
@@ -27,7 +36,7 @@ ERROR_REPLIES = {
     403: "The caller may not do this (scope, security group or hierarchy)",
     404: "Not found",
     409: "Conflict (a unique key, an import for a Connect client, an Idempotency-Key in progress)",
-    413: "The body is over 5 MB or the batch over 5,000 timecards",
+    413: "Over a limit the message names: the body over 10 MB, the batch over 20,000 timecards (5,000 for a dry run)",
     415: "The body is not JSON",
 }
 
@@ -159,7 +168,7 @@ def handle_model_error(error: ValidationError) -> Response:
     return malformed(error.errors(include_url=False, include_context=False))
 
 
-ROUTERS = (admin, timecards, proofing, history, payroll_email, exports, imports)
+ROUTERS = (admin, timecards, uploads, proofing, history, payroll_email, exports, imports)
 
 
 def refuse_unknown_query(app: Any, next_middleware: Any) -> Response:

@@ -11,8 +11,9 @@ from typing import Any
 
 from timerack_bridge.domain.access import TimerackAccess
 from timerack_bridge.domain.entities import Customer
-from timerack_bridge.domain.hierarchy import HierarchyTree, may_use_timerack
+from timerack_bridge.domain.hierarchy import HierarchyTree
 from timerack_bridge.exceptions import ForbiddenError, NotFoundError, UnauthorizedError
+from timerack_bridge.logic.timerack_access import timerack_access_of
 
 ADMIN_SCOPE = "timerack/admin"
 TIMECARDS_SCOPE = "timerack/timecards.write"
@@ -45,16 +46,15 @@ def require_admin(caller: Caller) -> None:
 
 def require_timerack_rep(caller: Caller, admin_store: Any) -> TimerackAccess:
     """The caller must be a rep in a group with the Timerack permission, at or below the group's node."""
-    rep = admin_store.get_rep_by_principal(caller.principal)
-    if rep is None:
+    access = timerack_access_of(admin_store, caller.principal)
+    if access is not None:
+        return access
+    if admin_store.get_rep_by_principal(caller.principal) is None:
         raise ForbiddenError("the caller is not a service rep of this agency")
-    tree = HierarchyTree.of(admin_store.list_nodes())
-    if not may_use_timerack(rep, admin_store.list_groups(), tree):
-        raise ForbiddenError(
-            "the service rep is not a member of an Open API Custom Integrations security group "
-            "with the Timerack permission at or above their hierarchy level"
-        )
-    return TimerackAccess(rep=rep, tree=tree)
+    raise ForbiddenError(
+        "the service rep is not a member of an Open API Custom Integrations security group "
+        "with the Timerack permission at or above their hierarchy level"
+    )
 
 
 def is_admin(caller: Caller) -> bool:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 from timerack_bridge.config import ApiSettings
 
 if TYPE_CHECKING:
+    from timerack_bridge.adapters.batch_objects import S3BatchObjects
+    from timerack_bridge.adapters.dynamodb.accepted_batches import AcceptedBatchStore
     from timerack_bridge.adapters.dynamodb.admin import AdminStore
     from timerack_bridge.adapters.dynamodb.export_pending import PendingExportStore
     from timerack_bridge.adapters.dynamodb.export_runs import ExportRunStore
     from timerack_bridge.adapters.dynamodb.idempotency import IdempotentSends
     from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
     from timerack_bridge.adapters.dynamodb.timecards import TimecardStore
-    from timerack_bridge.logic.ports import DispatchStarter, ExportQueue
+    from timerack_bridge.logic.ports import DispatchStarter, ExportQueue, IntakeQueue
 
 
 class Services:
@@ -35,6 +37,8 @@ class Services:
         dynamodb: Any | None = None,
         export_queue: ExportQueue | None = None,
         dispatch_starter: DispatchStarter | None = None,
+        batch_objects: S3BatchObjects | None = None,
+        intake_queue: IntakeQueue | None = None,
     ) -> None:
         self.settings = settings
         self._dynamodb = dynamodb
@@ -42,6 +46,10 @@ class Services:
         self._export_queue = export_queue
         # None: an async invoke of the settings' EXPORT_DISPATCHER_FUNCTION, built on first use.
         self._dispatch_starter = dispatch_starter
+        # None: S3 and SQS on the settings' INTAKE_BUCKET and INTAKE_QUEUE_URL, built on the first batch over
+        # SYNC_BATCH_TIMECARDS (the route refuses one when either is unset).
+        self._batch_objects = batch_objects
+        self._intake_queue = intake_queue
 
     @property
     def dynamodb(self) -> Any:
@@ -59,7 +67,9 @@ class Services:
     def batches(self) -> PayrollHistoryStore:
         from timerack_bridge.adapters.dynamodb.payroll_history import PayrollHistoryStore
 
-        return PayrollHistoryStore(self.dynamodb, self.settings.table_name)
+        # A batch too big for its record keeps its results in the intake bucket (when the API has one).
+        objects = _ResultsBucket(self) if self.settings.intake_bucket else None
+        return PayrollHistoryStore(self.dynamodb, self.settings.table_name, objects)
 
     @cached_property
     def timecards(self) -> TimecardStore:
@@ -106,11 +116,51 @@ class Services:
             self._dispatch_starter = LambdaDispatchStarter(lambda_client(), name)
         return self._dispatch_starter
 
+    @property
+    def batch_objects(self) -> S3BatchObjects:
+        """The intake bucket (accepted bodies); only asked for when INTAKE_BUCKET is set."""
+        if self._batch_objects is None:
+            from timerack_bridge.adapters.batch_objects import S3BatchObjects
+
+            assert self.settings.intake_bucket is not None
+            self._batch_objects = S3BatchObjects(s3_client(), self.settings.intake_bucket)
+        return self._batch_objects
+
+    @property
+    def intake_queue(self) -> IntakeQueue:
+        """The intake worker's queue; only asked for when INTAKE_QUEUE_URL is set."""
+        if self._intake_queue is None:
+            from timerack_bridge.adapters.intake_queue import SqsIntakeQueue
+
+            assert self.settings.intake_queue_url is not None
+            self._intake_queue = SqsIntakeQueue(sqs_client(), self.settings.intake_queue_url)
+        return self._intake_queue
+
+    @cached_property
+    def accepted_batches(self) -> AcceptedBatchStore:
+        from timerack_bridge.adapters.dynamodb.accepted_batches import AcceptedBatchStore
+
+        return AcceptedBatchStore(self.dynamodb, self.settings.table_name)
+
     @cached_property
     def pending_exports(self) -> PendingExportStore:
         from timerack_bridge.adapters.dynamodb.export_pending import PendingExportStore
 
         return PendingExportStore(self.dynamodb, self.settings.table_name)
+
+
+class _ResultsBucket:
+    """Payroll History's big results in `Services.batch_objects`, reached only by a batch that has them:
+    most requests never build the S3 client."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def put_results(self, batch_id: str, results_gz: bytes) -> str:
+        return self._services.batch_objects.put_results(batch_id, results_gz)
+
+    def get_results(self, key: str) -> bytes:
+        return self._services.batch_objects.get_results(key)
 
 
 def dynamodb_client() -> Any:
@@ -135,6 +185,16 @@ def sqs_client() -> Any:
     from botocore.config import Config
 
     return boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def s3_client() -> Any:
+    """The API function's S3 client (the intake bucket)."""
+    import boto3
+    from botocore.config import Config
+
+    # SigV4, presigned upload URLs too: S3 refuses SigV2 on the bucket's KMS-encrypted objects.
+    config = Config(retries={"mode": "standard", "max_attempts": 4}, signature_version="s3v4")
+    return boto3.client("s3", config=config)
 
 
 def lambda_client() -> Any:

@@ -95,3 +95,13 @@ class SubmittedRange:
 
     start: datetime | None = None
     end: datetime | None = None
+
+
+class AcceptedBatch(CamelModel):
+    """A batch over the synchronous size, taken for the intake worker: what its 202 answers (and a replay too)."""
+
+    batch_id: str
+    client_key: str
+    customer_id: int
+    submitted_at: datetime
+    timecards: int

@@ -55,10 +55,12 @@ def import_feed(
     # Before the file is read: the week must be open at the customer's node (409 naming the open weeks).
     check_import_week(services.admin, access.tree, customer.hierarchy_node_id, weekend_bill, settings.week_ending_day)
     reading = read_feed(content, weekend_bill=weekend_bill, pay_codes=settings.pay_codes)
-    limit = settings.max_batch_timecards
+    # An import is always answered at once: it is held to the synchronous size, not the asynchronous maximum.
+    limit = settings.sync_batch_timecards
     if len(reading.timecards) > limit:
         raise PayloadTooLargeError(
-            f"an import may make at most {limit} timecards; this file makes {len(reading.timecards)}"
+            f"an import may make at most {limit} timecards (SYNC_BATCH_TIMECARDS); "
+            f"this file makes {len(reading.timecards)}"
         )
     return _import_whole(services, access, customer, weekend_bill, reading, dry_run=dry_run)
 

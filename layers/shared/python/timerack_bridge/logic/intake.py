@@ -27,7 +27,14 @@ from timerack_bridge.domain.entities import Assignment, Customer, Timecard
 from timerack_bridge.domain.replacement import ReplacementPlan, UnitState, plan_replacement, send_version
 from timerack_bridge.domain.timecards import ContentError, TimecardDraft, check_unit, timecard_id
 from timerack_bridge.domain.weeks import NodeWeeks, resolve_open_week
-from timerack_bridge.logic.ports import IntakeServices, TimecardUnits, UnitKey, UnitWrite, WriteOutcome
+from timerack_bridge.logic.ports import (
+    AcceptedRecord,
+    IntakeServices,
+    TimecardUnits,
+    UnitKey,
+    UnitWrite,
+    WriteOutcome,
+)
 
 MAX_WRITE_ATTEMPTS = 6
 
@@ -49,7 +56,8 @@ class _Unit:
 
     @property
     def writable(self) -> bool:
-        return self.plan is not None and self.plan.action != "refuse"
+        # A refused unit is not written; nor is one this send already wrote ("written": a run again).
+        return self.plan is not None and self.plan.action in ("create", "replace")
 
     @property
     def unit_key(self) -> UnitKey:
@@ -138,12 +146,19 @@ def _run(
     units: list[_Unit],
     strict_week: bool,
     before_unit_write: Callable[[int], None] | None,
+    *,
+    accepted: AcceptedRecord | None = None,
 ) -> BatchResult:
-    """The batch's four steps, its Payroll History written before and after (unless a dry run)."""
+    """The batch's four steps, its Payroll History written before and after (unless a dry run).
+
+    `accepted`: a batch the API accepted earlier (logic/intake_async.py): its `processing` record is written,
+    and its error-file setting is the one kept on it."""
     dry_run, version, customer = send.dry_run, send.version, send.customer
     # The error-file setting in force now goes with the batch: a later change adds or removes no email.
-    error_file = services.admin.payroll_email_of(customer) if not dry_run else None
-    if not dry_run:
+    error_file = services.admin.payroll_email_of(customer) if not dry_run and accepted is None else None
+    if accepted is not None:
+        error_file = accepted.error_file
+    elif not dry_run:
         # Written first, so an interrupted send still shows in Payroll History.
         services.batches.put_batch(summarise(send, units, "processing"), error_file=error_file)
     checked = _UnitChecks(services, access, send, strict_week).run(units)
@@ -354,14 +369,11 @@ class UnitWriter:
         for unit, outcome in failed:
             tries[unit.assignment_id] += 1
             if outcome == "condition-failed":
-                state = states.get(unit.unit_key)
-                if self._is_this_send(state):
-                    # That someone was this send: an earlier attempt landed but its reply was lost
-                    # (botocore retried it). The unit is written; planning again would call it superseded.
-                    continue
-                plan_unit(unit, state, self.send.version)
+                # Someone may be this send: an earlier attempt landed but its reply was lost (botocore
+                # retried it); planned again, the unit is "written" with that attempt's result.
+                plan_unit(unit, states.get(unit.unit_key), self.send.version)
                 if not unit.writable:
-                    continue  # locked or newer now: that is its result, not a retry
+                    continue  # written, locked or newer now: that is its result, not a retry
             if tries[unit.assignment_id] < MAX_WRITE_ATTEMPTS:
                 waiting.append(unit)
             else:
@@ -370,8 +382,10 @@ class UnitWriter:
 
     def _give_up(self, unit: _Unit) -> None:
         assert unit.weekend_bill is not None
-        if self._is_this_send(self.store.unit_state(unit.assignment_id, unit.weekend_bill)):
-            return  # the last attempt's reply was lost, but it landed
+        state = self.store.unit_state(unit.assignment_id, unit.weekend_bill)
+        if state is not None and state.version == self.send.version:
+            plan_unit(unit, state, self.send.version)  # the last attempt's reply was lost, but it landed: "written"
+            return
         unit.plan = None
         unit.error = (
             f"The timecard for Assignment {unit.assignment_id} for the week ending "
@@ -383,9 +397,6 @@ class UnitWriter:
         if unit.staged is None:
             unit.staged = unit_write(unit, self.send)
         return unit.staged
-
-    def _is_this_send(self, state: UnitState | None) -> bool:
-        return state is not None and state.version == self.send.version
 
 
 def unit_write(unit: _Unit, send: _Send) -> UnitWrite:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any, Literal, Protocol
 
@@ -19,6 +19,7 @@ from timerack_bridge.domain.entities import (
     Employee,
     HierarchyNode,
     PayrollEmail,
+    SecurityGroup,
     ServiceRep,
     Timecard,
 )
@@ -76,6 +77,11 @@ class UnitWrite:
     delete_pay_codes: Sequence[str]
     expected_version: str | None
 
+    @property
+    def send_result(self) -> Literal["created", "replaced"]:
+        """What this send reports for the unit, kept on its header: a new unit is created, one found, replaced."""
+        return "created" if self.expected_version is None else "replaced"
+
 
 class IntakeSettings(Protocol):
     @property
@@ -131,7 +137,7 @@ class ImportSettings(IntakeSettings, Protocol):
     @property
     def week_ending_day(self) -> str: ...
     @property
-    def max_batch_timecards(self) -> int: ...
+    def sync_batch_timecards(self) -> int: ...
 
 
 class ImportServices(IntakeServices, Protocol):
@@ -330,3 +336,67 @@ class MailMarkers(Protocol):
 
 class EmailSender(Protocol):
     def send(self, message: EmailMessage, *, batch_id: str, sender: str, recipients: Sequence[str]) -> str: ...
+
+
+# ---------------------------------------------------------------- asynchronous intake (a batch over the sync size)
+
+
+@dataclass(frozen=True)
+class AcceptedRecord:
+    """A batch accepted for the intake worker, as Payroll History keeps it: the batch (processing, then
+    completed), the error-file setting of the send, and what the worker needs to run it as it was sent."""
+
+    batch: BatchResult
+    error_file: PayrollEmail | None
+    principal: str
+    preferred_weekend_bill: date | None
+    timecards: int
+    accepted: bool  # False once completed (the completed record is written like any batch's)
+
+
+class BatchBodies(Protocol):
+    """Accepted bodies, as sent (JSON bytes), until the worker has written them."""
+
+    def put_body(self, batch_id: str, body: bytes) -> None: ...
+    def get_body(self, batch_id: str) -> bytes:
+        """The body; the adapter's BatchObjectMissing (a LookupError) when it is gone."""
+
+    def delete_body(self, batch_id: str) -> None: ...
+
+
+class AcceptedBatches(Protocol):
+    """The accepted batches' `processing` records: written at accept, read by the worker, swept when stuck."""
+
+    def put_accepted(self, record: AcceptedRecord) -> None: ...
+    def get_accepted(self, batch_id: str) -> AcceptedRecord | None: ...
+    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
+        """The ids of batches accepted in that range and still processing (never a Scan)."""
+
+
+class IntakeQueue(Protocol):
+    def send(self, batch_id: str) -> None: ...
+
+
+class AccessReader(Protocol):
+    """What a Timerack rep's access is read from."""
+
+    def get_rep_by_principal(self, principal: str) -> ServiceRep | None: ...
+    def list_nodes(self) -> list[HierarchyNode]: ...
+    def list_groups(self) -> list[SecurityGroup]: ...
+
+
+class AsyncIntakeReferenceData(IntakeReferenceData, AccessReader, Protocol):
+    def get_customer(self, customer_id: int) -> Customer | None: ...
+
+
+class AsyncIntakeServices(IntakeServices, Protocol):
+    """The intake worker's services (and the API's, to accept a batch)."""
+
+    @property
+    def admin(self) -> AsyncIntakeReferenceData: ...
+    @property
+    def batch_objects(self) -> BatchBodies: ...
+    @property
+    def accepted_batches(self) -> AcceptedBatches: ...
+    @property
+    def intake_queue(self) -> IntakeQueue: ...

@@ -4,6 +4,10 @@ Under the key goes a small reply, the batch id and its counts: a DynamoDB item h
 answer to a 5,000-timecard batch is over 500 KB. A replay reads the batch back from Payroll History, which
 keeps every result of the send, and answers it: the very JSON of the first answer, for a batch of any size.
 The same key with another body is refused (422); a key whose send is still running is a 409.
+
+A batch over SYNC_BATCH_TIMECARDS was answered 202 (accepted for the intake worker): the key keeps that
+answer whole, `{batchId, counts: null, accepted: {...}}`, and a replay answers the same 202, before the
+worker wrote the batch and after. The client polls Payroll History for the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from timerack_bridge.domain.batch import BatchResult
+from timerack_bridge.domain.batch import AcceptedBatch, BatchResult
 from timerack_bridge.exceptions import ConflictError, UnprocessableError
 
 logger = Logger(child=True)
@@ -34,8 +38,12 @@ def _send_batch(request: dict[str, Any], run: Callable[[], dict[str, Any]]) -> d
     return run()
 
 
-def kept_reply(batch: BatchResult) -> dict[str, Any]:
-    """What the key keeps of a batch's answer: its id and counts (a record of some hundred bytes)."""
+def kept_reply(batch: BatchResult | AcceptedBatch) -> dict[str, Any]:
+    """What the key keeps of a batch's answer: its id and counts (a record of some hundred bytes); of an
+    accepted batch, its 202 whole (no counts yet)."""
+    if isinstance(batch, AcceptedBatch):
+        accepted = batch.model_dump(mode="json", by_alias=True, exclude={"batch_id"})
+        return {"batchId": batch.batch_id, "counts": None, "accepted": accepted}
     return {"batchId": batch.batch_id, "counts": batch.counts.model_dump(mode="json", by_alias=True)}
 
 
@@ -50,13 +58,13 @@ class IdempotentSends:
         self,
         key: str,
         fingerprint: Any,
-        run: Callable[[], BatchResult],
+        run: Callable[[], BatchResult | AcceptedBatch],
         stored_batch: Callable[[str], BatchResult | None],
         lambda_context: Any | None = None,
-    ) -> BatchResult:
+    ) -> BatchResult | AcceptedBatch:
         """The first answer to this key: `run`'s, if the key has none yet; else the batch the key names, as
         Payroll History keeps it (`stored_batch`). Another body with the key is a 422."""
-        ran: list[BatchResult] = []
+        ran: list[BatchResult | AcceptedBatch] = []
 
         def run_once() -> dict[str, Any]:
             ran.append(run())
@@ -101,12 +109,14 @@ class IdempotentSends:
             raise ConflictError("a request with this Idempotency-Key is still being processed; retry shortly") from None
 
 
-def _replayed(kept: Any, stored_batch: Callable[[str], BatchResult | None]) -> BatchResult:
-    """The first answer again, from the batch Payroll History keeps.
+def _replayed(kept: Any, stored_batch: Callable[[str], BatchResult | None]) -> BatchResult | AcceptedBatch:
+    """The first answer again, from the batch Payroll History keeps (an accepted batch's: from the key).
 
     A key saved before only the id and counts were kept holds the whole answer; its batch id is read alike.
     """
     batch_id = kept.get("batchId") if isinstance(kept, dict) else None
+    if isinstance(kept, dict) and isinstance(kept.get("accepted"), dict):
+        return AcceptedBatch.model_validate({**kept["accepted"], "batchId": batch_id})
     batch = stored_batch(batch_id) if isinstance(batch_id, str) else None
     if batch is None:
         raise ConflictError(

@@ -1,7 +1,11 @@
 """Payroll History: one record per batch. The completed record is also the mailer's outbox.
 
 Item: pk=BATCH#{batchId}, sk=BATCH, status "processing" then "completed", hasErrors, counts, and the
-per-assignment results as gzip-compressed JSON (a 5,000-timecard batch stays far below 400 KB).
+per-assignment results as gzip-compressed JSON (`results_gz`). DynamoDB holds at most 400 KB an item, and a
+20,000-timecard batch's results can pass it: results whose gzip passes RESULTS_INLINE_MAX_BYTES are put in
+the intake bucket first (results/{batchId}.json.gz), and the item keeps their key (`results_s3`) and
+sha256 (`results_sha256`) instead. Without a bucket (no INTAKE_BUCKET) they stay inline while the item fits,
+and a record that would not fit is refused before it is written (`BatchResultsTooBig`).
 
 A batch belongs to its Primary Customer (`customer_id`), indexed `gsi1pk=BATCHES#{customerId}`, so a new
 client key keeps it and the next holder of the old key sees none of it. Batches stored before that
@@ -22,16 +26,19 @@ change of the settings neither adds nor removes an email. It is never part of an
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from datetime import UTC
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
-from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode_token
+from timerack_bridge.adapters.batch_objects import BatchObjectMissing
+from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode, encode_token
 from timerack_bridge.domain.batch import AssignmentResult, BatchResult, BatchSummary, SubmittedRange
 from timerack_bridge.domain.entities import PayrollEmail
-from timerack_bridge.exceptions import UnprocessableError
+from timerack_bridge.exceptions import BridgeError, UnprocessableError
 
 CUSTOMER_HISTORY = "BATCHES#"  # gsi1pk of a customer's batches: BATCHES#{customerId}
 LEGACY_HISTORY = "HISTORY#"  # gsi1pk of batches stored before batches carried their customer
@@ -40,8 +47,35 @@ EVER = SubmittedRange()  # no submitted-at filter
 RECEIVE_ERROR_FILE = "receiveErrorFile"  # the stream filter reads it (mailer.stream_filter)
 ERROR_FILE_RECIPIENTS = "errorFileRecipients"
 _SUMMARY_FIELDS = tuple(BatchSummary.model_fields)
+# Results whose gzip is larger go to the intake bucket: the rest of the item stays far below the last 100 KB.
+RESULTS_INLINE_MAX_BYTES = 300 * 1024
+ITEM_MAX_BYTES = 400 * 1024  # DynamoDB's limit of one item
+RESULTS_S3 = "results_s3"  # the key of the results in the intake bucket
+RESULTS_SHA256 = "results_sha256"  # of the gzip bytes: what is read back is what was written
 
 _deserializer = TypeDeserializer()
+
+
+class ResultsReader(Protocol):
+    def get_results(self, key: str) -> bytes: ...
+
+
+class ResultsObjects(ResultsReader, Protocol):
+    """Where results too big for the item go (adapters.batch_objects.S3BatchObjects)."""
+
+    def put_results(self, batch_id: str, results_gz: bytes) -> str: ...
+
+
+class BatchResultsTooBig(BridgeError):
+    """The completed record would pass 400 KB and there is no intake bucket to keep its results."""
+
+    status_code = 500
+
+
+class BatchResultsUnavailable(BridgeError):
+    """A batch's results are in the intake bucket and cannot be read back (not configured, missing, altered)."""
+
+    status_code = 500
 
 
 def _compress_results(results: list[AssignmentResult]) -> bytes:
@@ -52,6 +86,50 @@ def _compress_results(results: list[AssignmentResult]) -> bytes:
 def _decompress_results(blob: Any) -> list[AssignmentResult]:
     raw = blob.value if isinstance(blob, Binary) else blob
     return [AssignmentResult.model_validate(r) for r in json.loads(gzip.decompress(raw))]
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (about): attribute names and values, in bytes (attribute-value form)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "B":
+        return len(inner)
+    if kind == "N":
+        return len(Decimal(inner).as_tuple().digits) // 2 + 2
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    return sum(len(v) if isinstance(v, bytes) else len(str(v).encode()) for v in inner)  # SS, NS, BS
+
+
+def stored_results(item: dict[str, Any], bucket: ResultsReader | None) -> list[AssignmentResult]:
+    """A record's results: inline, or read from the intake bucket and checked against their sha256."""
+    if item.get("results_gz") is not None:
+        return _decompress_results(item["results_gz"])
+    key = item.get(RESULTS_S3)
+    if key is None:  # a "processing" record stored without results
+        return []
+    batch_id = item["batch_id"]
+    if bucket is None:
+        raise BatchResultsUnavailable(
+            f"The results of batch {batch_id} are kept in the intake bucket, and INTAKE_BUCKET is not set here"
+        )
+    try:
+        blob = bucket.get_results(key)
+    except BatchObjectMissing:
+        msg = f"The results of batch {batch_id} are missing from the intake bucket ({key})"
+        raise BatchResultsUnavailable(msg) from None
+    if hashlib.sha256(blob).hexdigest() != item.get(RESULTS_SHA256):
+        raise BatchResultsUnavailable(f"The results of batch {batch_id} in the intake bucket do not match their sha256")
+    return _decompress_results(blob)
 
 
 def history_partition(batch: BatchResult) -> str:
@@ -116,8 +194,11 @@ def stored_error_file(item: dict[str, Any]) -> PayrollEmail | None:
     )
 
 
-def batch_from_item(item: dict[str, Any]) -> BatchResult:
-    """A decoded batch item back to the model; works on a stream NewImage after `decode_image`."""
+def batch_from_item(item: dict[str, Any], bucket: ResultsReader | None = None) -> BatchResult:
+    """A decoded batch item back to the model; works on a stream NewImage after `decode_image`.
+
+    `bucket`: where results too big for the item are read from (BatchResultsUnavailable when needed and None).
+    """
     return BatchResult(
         batch_id=item["batch_id"],
         client_key=item["client_key"],
@@ -125,7 +206,7 @@ def batch_from_item(item: dict[str, Any]) -> BatchResult:
         submitted_at=item["submitted_at"],
         weekend_bill=item.get("weekend_bill"),
         counts=item["counts"],
-        results=_decompress_results(item["results_gz"]) if item.get("results_gz") is not None else [],
+        results=stored_results(item, bucket),
         source=item.get("source", "timerack"),
         status=item["status"],
     )
@@ -139,12 +220,37 @@ def decode_image(image: dict[str, Any]) -> dict[str, Any]:
 
 
 class PayrollHistoryStore(TableStore):
+    """`objects`: the intake bucket, for results too big for the item (None: every batch's results inline)."""
+
+    def __init__(self, client: Any, table_name: str, objects: ResultsObjects | None = None) -> None:
+        super().__init__(client, table_name)
+        self.objects = objects
+
     def put_batch(self, batch: BatchResult, *, error_file: PayrollEmail | None = None) -> None:
-        self.put(batch_item(batch, error_file))
+        item = batch_item(batch, error_file)
+        if len(item["results_gz"]) > RESULTS_INLINE_MAX_BYTES:
+            item = self._results_aside(item)
+        self.put(item)
+
+    def _results_aside(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Results too big to keep inline: in the bucket first (the record names them only once they are
+        stored), or, without a bucket, inline while the item fits and refused before the write when it does not."""
+        if self.objects is None:
+            size = item_size(encode(item))
+            if size > ITEM_MAX_BYTES:
+                raise BatchResultsTooBig(
+                    f"The results of batch {item['batch_id']} need {size} bytes, more than one Payroll History "
+                    "record holds, and INTAKE_BUCKET is not set to keep them"
+                )
+            return item
+        results_gz = item.pop("results_gz")
+        item[RESULTS_S3] = self.objects.put_results(item["batch_id"], results_gz)
+        item[RESULTS_SHA256] = hashlib.sha256(results_gz).hexdigest()
+        return item
 
     def get_batch(self, batch_id: str) -> BatchResult | None:
         item = self.get(f"BATCH#{batch_id}", "BATCH")
-        return batch_from_item(item) if item else None
+        return batch_from_item(item, self.objects) if item else None
 
     def list_batches(
         self,

@@ -87,6 +87,8 @@ def unit_state_of(item: dict[str, Any]) -> UnitState:
         version=item["version"],
         locked=item.get("payroll_status") == PayrollStatus.SENT.value,
         pay_codes=tuple(item.get("pay_codes", [])),
+        send_result=item.get("send_result"),
+        removed_pay_codes=tuple(item.get("removed_pay_codes", [])),
     )
 
 
@@ -152,7 +154,8 @@ def card_attributes(card: Timecard) -> dict[str, Any]:
 
 
 def _unit_header(unit: UnitWrite, pk: str, wb: str) -> dict[str, Any]:
-    return {
+    """The unit's header; it keeps what its send reported, so the same send run again reports it too."""
+    header: dict[str, Any] = {
         "pk": {"S": pk},
         "sk": {"S": f"UNIT#{wb}"},
         "gsi1pk": {"S": _week_shard(unit.weekend_bill, unit.assignment_id)},
@@ -166,7 +169,11 @@ def _unit_header(unit: UnitWrite, pk: str, wb: str) -> dict[str, Any]:
         "hierarchy_node_id": {"S": unit.hierarchy_node_id},
         "payroll_status": {"S": PayrollStatus.OPEN.value},
         "pay_codes": {"L": [{"S": code} for code in sorted(t.pay_code for t in unit.timecards)]},
+        "send_result": {"S": unit.send_result},
     }
+    if unit.delete_pay_codes:  # omitted when none: most sends remove nothing
+        header["removed_pay_codes"] = {"L": [{"S": code} for code in sorted(unit.delete_pay_codes)]}
+    return header
 
 
 def _unit_condition(unit: UnitWrite) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
 
-from timerack_bridge.domain.batch import BatchResult, BatchSummary
+from timerack_bridge.domain.batch import AcceptedBatch, BatchResult, BatchSummary
 from timerack_bridge.domain.entities import (
     Assignment,
     Customer,
@@ -68,6 +68,14 @@ class BatchSummaryList(CamelModel):
     next_token: str | None = None
 
 
+class BatchResultPage(BatchResult):
+    """One batch as GET /v1/payroll-history/{batchId} answers it: its results a page at a time (a whole batch
+    would pass Lambda's 6 MB response); counts and every other field are the whole batch's."""
+
+    # Null on the last page; else the resultsToken of the next one.
+    next_results_token: str | None = None
+
+
 class RowErrorOut(CamelModel):
     row: int
     message: str
@@ -81,6 +89,35 @@ class TimecardImportOut(CamelModel):
     row_errors: list[RowErrorOut] = Field(default_factory=list)
     imported: bool
     batch: BatchResult | None = None
+
+
+class BatchUploadOut(CamelModel):
+    """Where to PUT a batch too big for one request (Lambda's 6 MB event), then send it by its upload id."""
+
+    upload_id: str
+    upload_url: str
+    method: Literal["PUT"] = "PUT"
+    # The headers the PUT must send (the URL is signed with them).
+    headers: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class BatchAccepted(CamelModel):
+    """A batch over SYNC_BATCH_TIMECARDS, accepted (202): the intake worker writes it; `location` (also the
+    Location header) is its Payroll History, `processing` until it is `completed` with every result."""
+
+    batch_id: str
+    client_key: str
+    customer_id: int
+    submitted_at: datetime
+    status: Literal["processing"] = "processing"
+    timecards: int
+    location: str
+
+    @classmethod
+    def of(cls, accepted: AcceptedBatch) -> BatchAccepted:
+        return cls(**accepted.model_dump(), location=f"/v1/payroll-history/{accepted.batch_id}")
 
 
 class Health(CamelModel):

@@ -6,6 +6,8 @@ the clients at or below their node, and 404 answers for the others as for what d
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import UTC, datetime, time
 from typing import Annotated
@@ -15,11 +17,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from timerack_bridge.api.auth import require_visible_client
-from timerack_bridge.api.models.output import BatchSummaryList
+from timerack_bridge.api.models.output import BatchResultPage, BatchSummaryList
 from timerack_bridge.api.routes.common import admin_or_timerack_access, services_of
 from timerack_bridge.api.swagger import PAYROLL_HISTORY
 from timerack_bridge.domain.access import TimerackAccess
-from timerack_bridge.domain.batch import BatchResult, SubmittedRange
+from timerack_bridge.domain.batch import AssignmentResult, BatchResult, SubmittedRange
 from timerack_bridge.domain.report import render_csv
 from timerack_bridge.domain.types import ClientKey
 from timerack_bridge.exceptions import NotFoundError, UnprocessableError
@@ -34,6 +36,25 @@ _SUBMITTED_AT = re.compile(
 _SUBMITTED_HELP = "YYYY-MM-DD (the whole day, UTC) or an ISO date-time such as 2026-11-20T14:30:00Z; inclusive"
 SubmittedFrom = Annotated[str | None, Query(alias="submittedFrom", max_length=40, description=_SUBMITTED_HELP)]
 SubmittedTo = Annotated[str | None, Query(alias="submittedTo", max_length=40, description=_SUBMITTED_HELP)]
+
+# A batch of up to SYNC_BATCH_TIMECARDS (5,000) answers in one page, as it always did.
+RESULTS_PAGE_MAX = 5_000
+# What one page's results may take of Lambda's response (6 MB): their JSON as sent, escapes included.
+RESULTS_PAGE_BYTES = 4 * 1024 * 1024
+ResultsLimit = Annotated[
+    int,
+    Query(
+        alias="resultsLimit",
+        ge=1,
+        le=RESULTS_PAGE_MAX,
+        description="Results a page holds at most (fewer when they would pass 4 MB); counts are the whole batch's",
+    ),
+]
+ResultsToken = Annotated[
+    str | None,
+    Query(alias="resultsToken", max_length=512, description="The nextResultsToken of the page before"),
+]
+_NOT_GIVEN_OUT = "resultsToken is not a token this API gave out for this batch"
 
 
 def _submitted_at(name: str, text: str | None, *, end_of_day: bool) -> datetime | None:
@@ -74,6 +95,47 @@ def _visible_batch(access: TimerackAccess, batch_id: str) -> BatchResult:
     if batch is None or owner is None or not access.sees(owner.hierarchy_node_id):
         raise NotFoundError(f"The batch {batch_id} could not be found or is not currently visible.")
     return batch
+
+
+def _results_token(batch_id: str, offset: int) -> str:
+    """Where the next page starts, and of which batch (a token of another batch is refused)."""
+    return base64.urlsafe_b64encode(json.dumps({"batchId": batch_id, "offset": offset}).encode()).decode()
+
+
+def _results_offset(token: str | None, batch: BatchResult) -> int:
+    """The first result of the page a resultsToken asks for; 422 for a token not given out for this batch."""
+    if token is None:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise UnprocessableError(_NOT_GIVEN_OUT) from None
+    if not isinstance(value, dict) or value.get("batchId") != batch.batch_id:
+        raise UnprocessableError(_NOT_GIVEN_OUT)
+    offset = value.get("offset")
+    if type(offset) is not int or not 0 < offset < len(batch.results):
+        raise UnprocessableError(_NOT_GIVEN_OUT)
+    return offset
+
+
+def _sent_bytes(result: AssignmentResult) -> int:
+    """One result's bytes in Lambda's response: its JSON inside the body, itself a JSON string."""
+    return len(json.dumps(json.dumps(result.model_dump(mode="json", by_alias=True), separators=(",", ":"))))
+
+
+def results_page(batch: BatchResult, offset: int, limit: int) -> BatchResultPage:
+    """Up to `limit` results from `offset`, fewer when they would pass RESULTS_PAGE_BYTES (one at least)."""
+    taken: list[AssignmentResult] = []
+    size = 0
+    for result in batch.results[offset : offset + limit]:
+        size += _sent_bytes(result)
+        if taken and size > RESULTS_PAGE_BYTES:
+            break
+        taken.append(result)
+    end = offset + len(taken)
+    token = _results_token(batch.batch_id, end) if end < len(batch.results) else None
+    # Not validated again: the batch was, when it was read.
+    return BatchResultPage.model_construct(**{**dict(batch), "results": taken}, next_results_token=token)
 
 
 @router.get(
@@ -121,11 +183,19 @@ def list_payroll_history(
     summary="See one batch and its results",
     description=(
         "One batch with the result of each assignment: created, replaced or error, with the error's reason. "
-        "Admins, and Timerack service reps for the clients they can see; 404 when absent or not visible."
+        "Results come a page at a time (resultsLimit, up to 5,000, and 4 MB): while nextResultsToken is not "
+        "null, send it as resultsToken for the next page; counts are always the whole batch's, and a batch of "
+        "up to 5,000 assignments answers in one page. Admins, and Timerack service reps for the clients they "
+        "can see; 404 when absent or not visible; a resultsToken of another batch is 422."
     ),
 )
-def get_payroll_history(batch_id: BatchId) -> BatchResult:
-    return _visible_batch(admin_or_timerack_access(router), batch_id)
+def get_payroll_history(
+    batch_id: BatchId,
+    results_limit: ResultsLimit = RESULTS_PAGE_MAX,
+    results_token: ResultsToken = None,
+) -> BatchResultPage:
+    batch = _visible_batch(admin_or_timerack_access(router), batch_id)  # 404 first: a token shows nothing
+    return results_page(batch, _results_offset(results_token, batch), results_limit)
 
 
 @router.get(

@@ -1,0 +1,80 @@
+"""The records of batches accepted for the intake worker (a batch over SYNC_BATCH_TIMECARDS).
+
+An accepted batch's record is its Payroll History record (`payroll_history.batch_item`, status `processing`)
+with what the worker needs to run it as it was sent: the caller's principal, the preferred weekend bill,
+the number of timecards, and `accepted: true`. None of these is ever part of an API reply. The worker's
+`completed` record is written like any batch's and replaces it whole, so it no longer carries them: the sweep
+finds the batches still to be written by `accepted` on the ALLBATCHES index (a Query, never a Scan).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from timerack_bridge.adapters.dynamodb.base import TableStore
+from timerack_bridge.adapters.dynamodb.payroll_history import (
+    ALL_HISTORY,
+    batch_from_item,
+    batch_item,
+    stored_error_file,
+    submitted_between,
+)
+from timerack_bridge.domain.batch import SubmittedRange
+from timerack_bridge.logic.ports import AcceptedRecord
+
+ACCEPTED = "accepted"
+PRINCIPAL = "acceptedPrincipal"
+PREFERRED_WEEKEND_BILL = "preferredWeekendBill"
+TIMECARDS = "timecards"
+
+
+def accepted_item(record: AcceptedRecord) -> dict[str, Any]:
+    preferred = record.preferred_weekend_bill
+    return {
+        **batch_item(record.batch, record.error_file),
+        ACCEPTED: record.accepted,
+        PRINCIPAL: record.principal,
+        PREFERRED_WEEKEND_BILL: preferred.isoformat() if preferred else None,
+        TIMECARDS: record.timecards,
+    }
+
+
+class AcceptedBatchStore(TableStore):
+    def put_accepted(self, record: AcceptedRecord) -> None:
+        self.put(accepted_item(record))
+
+    def get_accepted(self, batch_id: str) -> AcceptedRecord | None:
+        """The batch's record (consistent: the API wrote it just before queuing it); None when absent or not
+        a batch that was accepted for the worker."""
+        item = self.get(f"BATCH#{batch_id}", "BATCH", consistent=True)
+        if item is None or (PRINCIPAL not in item and item.get("status") != "completed"):
+            return None
+        preferred = item.get(PREFERRED_WEEKEND_BILL)
+        return AcceptedRecord(
+            batch=batch_from_item(item),
+            error_file=stored_error_file(item),
+            principal=item.get(PRINCIPAL, ""),
+            preferred_weekend_bill=date.fromisoformat(preferred) if preferred else None,
+            timecards=int(item.get(TIMECARDS) or 0),
+            accepted=bool(item.get(ACCEPTED)),
+        )
+
+    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
+        """Batches accepted in the range and still processing, oldest first."""
+        low, high = submitted_between(SubmittedRange(submitted_from, submitted_to))
+        items = self.query_all(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk BETWEEN :low AND :high",
+            FilterExpression="#accepted = :yes AND #status = :processing",
+            ExpressionAttributeNames={"#accepted": ACCEPTED, "#status": "status"},
+            ExpressionAttributeValues={
+                ":pk": {"S": ALL_HISTORY},
+                ":low": {"S": low},
+                ":high": {"S": high},
+                ":yes": {"BOOL": True},
+                ":processing": {"S": "processing"},
+            },
+            ProjectionExpression="batch_id",
+        )
+        return [item["batch_id"] for item in items]

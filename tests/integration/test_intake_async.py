@@ -1,0 +1,393 @@
+"""A batch over SYNC_BATCH_TIMECARDS (issue 18, item 3): stored and answered 202, then written by the intake worker.
+
+On moto: the body in S3, the batch's `processing` record in Payroll History, its id on the intake queue (SQS).
+`Worker` receives the queue's messages and hands them to functions/intake_worker/handler.py as Lambda's event
+source does. The worker's result is compared with the same batch sent synchronously into a twin of the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import CLIENT_KEY, Agency, ApiCall, Reply, batch, cold_start, timecard
+from tests.integration import test_timecard_import
+
+# The manual import's fixture (tests/integration/test_timecard_import.py); pytest finds it by its name here.
+manual_client = test_timecard_import.manual_client
+
+BATCHES = "/v1/timecard-batches"
+ADMIN = {"principal": "agency-admin", "admin": True}
+SYNC = 10  # SYNC_BATCH_TIMECARDS in these tests
+
+
+def mixed_batch() -> dict[str, Any]:
+    """12 timecards: created, replaced (a pay code dropped), and errors of several kinds."""
+    return batch(
+        timecard(1001, 501, "REG"),
+        timecard(1001, 501, "OT", 2.0),
+        timecard(1002, 502, "REG"),
+        timecard(1002, 502, "OT", 1.0),
+        timecard(1002, 502, "DT", 1.0),
+        timecard(1003, 503),
+        timecard(1004, 504),
+        timecard(1005, 501),
+        timecard(1005, 501, "OT", 1.0),
+        timecard(1006, 502),
+        timecard(999, 501),
+        timecard(999, 501, "OT", 1.0),
+    )
+
+
+class Worker:
+    """The intake queue's event source: each received message handed to the worker's handler."""
+
+    def __init__(self, handler: ModuleType, adapters: Any, sqs: Any, url: str) -> None:
+        self.handler, self.adapters, self.sqs, self.url = handler, adapters, sqs, url
+
+    def messages(self) -> list[dict[str, Any]]:
+        got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return got.get("Messages", [])
+
+    def deliver(self, message: dict[str, Any], adapters: Any = None) -> dict[str, Any]:
+        record = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
+        }
+        return dict(self.handler.handle_records({"Records": [record]}, adapters or self.adapters))
+
+    def run(self) -> list[dict[str, Any]]:
+        """Every message on the queue delivered once, then deleted (as the event source does on success)."""
+        replies = []
+        for message in self.messages():
+            reply = self.deliver(message)
+            replies.append(reply)
+            if not reply["batchItemFailures"]:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return replies
+
+
+@pytest.fixture
+def intake(services: Any, agency: Agency, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The API's services with the intake bucket and queue, and SYNC_BATCH_TIMECARDS of 10."""
+    from timerack_bridge.api import deps
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="intake")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="intake")["QueueUrl"]
+    monkeypatch.setenv("INTAKE_BUCKET", "intake")
+    monkeypatch.setenv("INTAKE_QUEUE_URL", url)
+    settings = services.settings.model_copy(
+        update={
+            "sync_batch_timecards": SYNC,
+            "max_batch_timecards": 200,
+            "intake_bucket": "intake",
+            "intake_queue_url": url,
+        }
+    )
+    yield deps.Services(settings=settings, dynamodb=services.dynamodb, export_queue=services.export_queue)
+
+
+@pytest.fixture
+def async_api(api_for: Callable[[Any], ApiCall], intake: Any) -> ApiCall:
+    return api_for(intake)
+
+
+@pytest.fixture
+def worker(intake: Any) -> Worker:
+    handler = cold_start("functions.intake_worker.handler")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    adapters = handler.build_adapters(handler.settings, dynamodb=intake.dynamodb, s3=s3, sqs=sqs)
+    return Worker(handler, adapters, sqs, intake.settings.intake_queue_url)
+
+
+def twin_api(services: Any, api_for: Callable[[Any], ApiCall]) -> ApiCall:
+    """An API on a copy of the store as it is now, answering every batch synchronously."""
+    from timerack_bridge.adapters.dynamodb import tables
+    from timerack_bridge.api import deps
+
+    client = services.dynamodb
+    tables.create_tables(client, "twin", "twin-idem")
+    for page in client.get_paginator("scan").paginate(TableName=services.settings.table_name):
+        for item in page["Items"]:
+            client.put_item(TableName="twin", Item=item)
+    update = {"table_name": "twin", "idempotency_table_name": "twin-idem", "sync_batch_timecards": 5_000}
+    settings = services.settings.model_copy(update=update)
+    return api_for(deps.Services(settings=settings, dynamodb=client))
+
+
+def without_ids(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reply.items() if k not in ("batchId", "submittedAt")}
+
+
+def stored_record(services: Any, batch_id: str) -> dict[str, Any]:
+    item = services.dynamodb.get_item(TableName="main", Key={"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}})
+    return dict(item["Item"])
+
+
+def bodies(services: Any) -> list[str]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=services.settings.intake_bucket).get("Contents", [])]
+
+
+def result_of(reply: dict[str, Any], assignment_id: int) -> dict[str, Any]:
+    return next(r for r in reply["results"] if r["assignmentId"] == assignment_id)
+
+
+def accept(api: ApiCall, body: dict[str, Any], **kwargs: Any) -> Reply:
+    reply = api("POST", BATCHES, body, **kwargs)
+    assert reply.status == 202, reply.text
+    return reply
+
+
+def history_of(api: ApiCall, batch_id: str) -> dict[str, Any]:
+    reply = api("GET", f"/v1/payroll-history/{batch_id}", **ADMIN)
+    assert reply.status == 200, reply.text
+    return dict(reply.json)
+
+
+def test_a_batch_over_the_sync_size_is_accepted_then_written_as_a_synchronous_send_would(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker, api_for: Callable[[Any], ApiCall]
+) -> None:
+    # Given 1001 sent earlier with REG and DT, and the error file on
+    assert api("POST", BATCHES, batch(timecard(1001, 501), timecard(1001, 501, "DT", 1.0))).status == 200
+    body = {"recipients": ["payroll@acme.example"], "receiveErrorFile": True}
+    assert api("PUT", f"/v1/clients/{CLIENT_KEY}/payroll-email", body).status == 200
+    twin = twin_api(intake, api_for)
+    # When a batch of 12 timecards is sent
+    reply = accept(async_api, mixed_batch())
+    # Then it is accepted: 202, its id, where to find it, one body stored and one message queued
+    accepted = reply.json
+    batch_id = accepted["batchId"]
+    assert accepted["status"] == "processing" and accepted["timecards"] == 12
+    assert accepted["clientKey"] == CLIENT_KEY and accepted["customerId"] == 100
+    assert accepted["location"] == f"/v1/payroll-history/{batch_id}"
+    assert reply.headers["Location"] == accepted["location"]
+    assert history_of(api, batch_id)["status"] == "processing"
+    assert bodies(intake) == [f"intake/{batch_id}.json.gz"]
+    assert len(worker.messages()) == 1
+    # When the worker runs
+    assert worker.run() == [{"batchItemFailures": []}]
+    # Then the batch is completed with the results of the same batch sent synchronously
+    done = history_of(api, batch_id)
+    same = twin("POST", BATCHES, mixed_batch())
+    assert same.status == 200, same.text
+    assert done["status"] == "completed"
+    assert without_ids(done) == without_ids(history_of(twin, same.json["batchId"]))
+    assert without_ids(same.json).items() <= without_ids(done).items()
+    assert done["counts"]["errors"] > 0 and result_of(done, 1001)["status"] == "replaced"
+    # And the same report.csv, and the body is gone from the bucket
+    csv = api("GET", f"/v1/payroll-history/{batch_id}/report.csv").text
+    assert csv == twin("GET", f"/v1/payroll-history/{same.json['batchId']}/report.csv").text
+    assert bodies(intake) == []
+    # And the record carries the error-file setting of the send, so the mailer's stream filter takes it
+    from timerack_bridge.adapters.dynamodb.stream_filter import ERROR_FILE_STREAM_FILTER, matches_pattern
+
+    item = stored_record(intake, batch_id)
+    assert item["errorFileRecipients"] == {"L": [{"S": "payroll@acme.example"}]}
+    assert matches_pattern({"eventName": "MODIFY", "dynamodb": {"NewImage": item}}, ERROR_FILE_STREAM_FILTER)
+
+
+def test_a_newer_synchronous_send_between_accept_and_worker_supersedes_that_unit(
+    api: ApiCall, async_api: ApiCall, worker: Worker
+) -> None:
+    # Given a batch accepted, then a newer synchronous send of 1001 with 3 hours
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    assert api("POST", BATCHES, batch(timecard(1001, 501, hours=3.0))).status == 200
+    # When the worker writes the accepted batch
+    worker.run()
+    # Then 1001 is superseded in it, and the newer timecards stay
+    done = history_of(api, batch_id)
+    assert result_of(done, 1001)["status"] == "error" and "newer" in result_of(done, 1001)["error"]
+    assert result_of(done, 1002)["status"] == "created"
+    cards = api("GET", "/v1/timecards?assignmentId=1001&weekendBill=2026-11-22").json["items"]
+    assert [c["totalHours"] for c in cards] == [3.0]
+
+
+def test_a_week_locked_between_accept_and_worker_refuses_its_units(
+    api: ApiCall, async_api: ApiCall, worker: Worker
+) -> None:
+    # Given 1001 sent, a batch accepted, then the week sent to payroll
+    assert api("POST", BATCHES, batch(timecard(1001, 501))).status == 200
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    assert api("POST", "/v1/weeks/2026-11-22/send-to-payroll", {"hierarchyNodeId": "branch"}, **ADMIN).status == 200
+    # When the worker runs
+    worker.run()
+    # Then 1001 is refused as already sent to payroll
+    assert "already been sent to payroll" in (result_of(history_of(api, batch_id), 1001)["error"] or "")
+
+
+def test_a_rep_removed_from_the_group_between_accept_and_worker_gets_the_hierarchy_error(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from timerack_bridge.domain import errors
+
+    # Given a batch accepted, then its rep removed from the Timerack group
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    group = intake.admin.get_group("Timerack")
+    intake.admin.put_group(group.model_copy(update={"members": []}))
+    # When the worker runs
+    worker.run()
+    # Then every unit carries the hierarchy error and nothing was written
+    done = history_of(api, batch_id)
+    assert done["status"] == "completed"
+    assert {r["error"] for r in done["results"]} == {errors.HIERARCHY_LEVEL}
+    assert api("GET", "/v1/timecards?assignmentId=1002&weekendBill=2026-11-22", **ADMIN).json["items"] == []
+
+
+def test_a_duplicate_delivery_after_completion_changes_nothing(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given an accepted batch the worker completed
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    message = worker.messages()[0]
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    before = stored_record(intake, batch_id)
+    # When its message is delivered again
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then the record is as it was (no unit was written again: no superseded)
+    assert stored_record(intake, batch_id) == before
+    assert result_of(history_of(api, batch_id), 1002)["status"] == "created"
+
+
+def test_an_idempotency_key_above_the_sync_size_replays_the_202_before_and_after_the_worker(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given a batch over the sync size sent with a key
+    first = accept(async_api, mixed_batch(), headers={"Idempotency-Key": "big-1"})
+    # When it is sent again with the key, before and after the worker ran
+    before = async_api("POST", BATCHES, mixed_batch(), headers={"Idempotency-Key": "big-1"})
+    worker.run()
+    after = async_api("POST", BATCHES, mixed_batch(), headers={"Idempotency-Key": "big-1"})
+    # Then both replays are the first 202, byte for byte, with its Location
+    for replay in (before, after):
+        assert replay.status == 202 and replay.body == first.body
+        assert replay.headers["Location"] == first.headers["Location"]
+    # And another body with the key is a 422
+    other = mixed_batch()
+    other["timecards"][0]["days"][0]["hours"] = 7.0
+    assert async_api("POST", BATCHES, other, headers={"Idempotency-Key": "big-1"}).status == 422
+    # And the batch was accepted once: one record, one message (already consumed), nothing queued since
+    listed = api("GET", f"/v1/payroll-history?clientKey={CLIENT_KEY}").json["items"]
+    assert [b["batchId"] for b in listed] == [first.json["batchId"]]
+    assert worker.messages() == []
+
+
+def test_the_limits_above_the_sync_size(api_for: Callable[[Any], ApiCall], async_api: ApiCall, intake: Any) -> None:
+    # A dry run above the sync size keeps nothing, so it cannot be answered later: 413 naming the limit
+    dry = async_api("POST", f"{BATCHES}?dryRun=true", mixed_batch())
+    assert dry.status == 413 and "SYNC_BATCH_TIMECARDS" in dry.json["message"]
+    # Over MAX_BATCH_TIMECARDS (200 here): 413 naming it
+    over = async_api("POST", BATCHES, batch(*[timecard(1001, 501)] * 201))
+    message = over.json["message"]
+    assert over.status == 413 and "MAX_BATCH_TIMECARDS" in message and "200" in message and "201" in message
+    # Without an intake bucket and queue: 413 naming SYNC_BATCH_TIMECARDS
+    from timerack_bridge.api import deps
+
+    bare = intake.settings.model_copy(update={"intake_bucket": None, "intake_queue_url": None})
+    unset = api_for(deps.Services(settings=bare, dynamodb=intake.dynamodb))("POST", BATCHES, mixed_batch())
+    assert unset.status == 413 and "SYNC_BATCH_TIMECARDS" in unset.json["message"]
+    assert bodies(intake) == []
+
+
+def test_the_sweep_queues_a_batch_accepted_but_never_queued_and_it_completes(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the queue refuses the send once the body and the record are stored
+    def refuse(batch_id: str) -> None:
+        raise RuntimeError("SQS is unavailable")
+
+    monkeypatch.setattr(intake.intake_queue, "send", refuse)
+    reply = accept(async_api, mixed_batch())
+    batch_id = reply.json["batchId"]
+    assert worker.messages() == []
+    # When the hourly schedule runs the sweep now (too soon), then 16 minutes later
+    from tests.integration.test_export import FakeContext
+
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    assert worker.handler.lambda_handler(scheduled, FakeContext(), adapters=worker.adapters) == {"queued": []}
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    assert worker.handler.sweep(worker.adapters, now=later) == [batch_id]
+    # Then the batch is queued again and the worker completes it
+    assert worker.run() == [{"batchItemFailures": []}]
+    assert history_of(api, batch_id)["status"] == "completed"
+    # And a completed batch is never swept again
+    assert worker.handler.sweep(worker.adapters, now=later) == []
+
+
+def test_a_body_gone_from_the_bucket_reports_the_message_failed(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given an accepted batch whose body is gone
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket="intake", Key=f"intake/{batch_id}.json.gz")
+    # When the worker takes its message
+    message = worker.messages()[0]
+    reply = worker.deliver(message)
+    # Then the message is reported failed (the queue dead-letters it) and the batch stays processing
+    assert reply == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert history_of(api, batch_id)["status"] == "processing"
+
+
+def test_a_redelivery_after_the_worker_died_mid_batch_gives_the_results_of_one_run(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker, api_for: Callable[[Any], ApiCall]
+) -> None:
+    from dataclasses import replace
+
+    from tests.integration.test_intake_groups import add_assignments
+
+    # Given 60 assignments (two pay codes each: several transactions), 4001 sent earlier
+    assignments = list(range(4001, 4061))
+    add_assignments(intake, assignments)
+    assert api("POST", BATCHES, batch(timecard(4001, 501, "DT", 1.0))).status == 200
+    body = batch(*[timecard(a, 501, code, 1.0) for a in assignments for code in ("REG", "OT")])
+    twin = twin_api(intake, api_for)
+    batch_id = accept(async_api, body).json["batchId"]
+
+    # When the worker dies after its first transaction, and the message is delivered again
+    def die_after_first_group(assignment_id: int) -> None:
+        if assignment_id == assignments[-1]:  # in the last transaction: the first ones land
+            raise RuntimeError("the worker was stopped")
+
+    message = worker.messages()[0]
+    dying = replace(worker.adapters, before_unit_write=die_after_first_group)
+    assert worker.deliver(message, dying)["batchItemFailures"]
+    written = "/v1/timecards?weekendBill=2026-11-22&assignmentId="
+    assert len(api("GET", f"{written}4002", **ADMIN).json["items"]) == 2  # the first transaction landed
+    assert api("GET", f"{written}4060", **ADMIN).json["items"] == []
+    assert history_of(api, batch_id)["status"] == "processing"
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then the results are those of the batch sent once
+    same = twin("POST", BATCHES, body)
+    assert without_ids(history_of(api, batch_id)) == without_ids(history_of(twin, same.json["batchId"]))
+    assert json.dumps(same.json).count("superseded") == 0
+
+
+def test_a_manual_import_stays_within_the_sync_size(
+    manual_client: Agency, services: Any, api_for: Callable[[Any], ApiCall]
+) -> None:
+    from tests.conftest import EVENTS
+    from tests.integration.test_timecard_import import feed
+    from timerack_bridge.api import deps
+
+    # Given SYNC_BATCH_TIMECARDS of 2 (an import is always answered at once), MAX_BATCH_TIMECARDS of 20,000
+    settings = services.settings.model_copy(update={"sync_batch_timecards": 2})
+    api = api_for(deps.Services(settings=settings, dynamodb=services.dynamodb))
+    # When the sample feed (3 timecards) is imported
+    reply = feed(api, (EVENTS / "timerack-feed.csv").read_text())
+    # Then it is refused, naming the sync size
+    assert reply.status == 413, reply.text
+    assert "SYNC_BATCH_TIMECARDS" in reply.json["message"] and "2 " in reply.json["message"]
