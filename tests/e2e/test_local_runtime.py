@@ -93,11 +93,16 @@ def test_send_to_tempworks_and_payroll_history(local_stack: LocalStack) -> None:
 
 def test_oversized_body_is_413(local_stack: LocalStack) -> None:
     token = local_stack.token("timerack-portal")
-    # Over the API's limit (MAX_BODY_BYTES, by default 5 MB: Lambda takes a synchronous event of 6 MB at most)
+    # Over the API's limit (MAX_BODY_BYTES, by default API Gateway's 10 MB)
     status, _, body = local_stack.call(
-        "POST", "/v1/timecard-batches", raw=b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}", token=token
+        "POST", "/v1/timecard-batches", raw=b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}", token=token
     )
-    assert status == 413 and b"5242880" in body
+    assert status == 413 and b"10485760" in body
+    # Under it, but over Lambda's 6 MB event once escaped: refused by name, pointing at the upload route
+    status, _, body = local_stack.call(
+        "POST", "/v1/timecard-batches", raw=b'{"a": "' + b'"' * (5_600_000) + b'"}', token=token
+    )
+    assert status == 413 and b"6291456" in body and b"/v1/timecard-batches/uploads" in body
 
 
 def test_export_runs_at_start_into_the_outbox(local_stack: LocalStack) -> None:

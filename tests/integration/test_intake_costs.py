@@ -218,7 +218,7 @@ def test_a_health_check_builds_no_dynamodb_client(
     api = api_for(fresh)
     # When the health route is called, and a body over the size limit is sent
     health = api("GET", "/v1/health", principal=None)
-    too_large = api("POST", "/v1/timecard-batches", raw="x" * (5 * 1024 * 1024 + 1))
+    too_large = api("POST", "/v1/timecard-batches", raw="x" * (10 * 1024 * 1024 + 1))
     # Then both are answered from the settings alone
     assert health.status == 200 and health.json["version"]
     assert too_large.status == 413
