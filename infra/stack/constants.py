@@ -234,6 +234,7 @@ INTAKE_WORKER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",  # the sweep marks a batch it queues again (once per batch)
     "dynamodb:DeleteItem",
 ]
 INTAKE_WORKER_INDEX_ACTIONS = ["dynamodb:Query"]

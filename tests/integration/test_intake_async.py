@@ -342,6 +342,22 @@ def test_a_body_gone_from_the_bucket_reports_the_message_failed(
     assert history_of(api, batch_id)["status"] == "processing"
 
 
+def test_a_batch_that_fails_every_delivery_is_swept_again_once_not_every_quarter_hour(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given an accepted batch whose body is gone: each delivery fails (the queue dead-letters it)
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket="intake", Key=f"intake/{batch_id}.json.gz")
+    worker.deliver(worker.messages()[0])
+    # When the sweep runs 16 minutes later, and again at every later schedule
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    first = worker.handler.sweep(worker.adapters, now=later)
+    again = [worker.handler.sweep(worker.adapters, now=later + timedelta(minutes=15 * n)) for n in (1, 2, 3)]
+    # Then it was queued again once (the dead-letter queue and its alarm have it after that), never looped
+    assert first == [batch_id] and again == [[], [], []]
+    assert history_of(api, batch_id)["status"] == "processing"
+
+
 def test_a_redelivery_after_the_worker_died_mid_batch_gives_the_results_of_one_run(
     api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker, api_for: Callable[[Any], ApiCall]
 ) -> None:

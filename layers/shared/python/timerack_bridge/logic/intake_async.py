@@ -144,9 +144,11 @@ def _send_of(services: AsyncIntakeServices, record: AcceptedRecord) -> _Send:
 
 
 def sweep_accepted(services: AsyncIntakeServices, now: datetime, *, older_than: timedelta = STALE_AFTER) -> list[str]:
-    """Queue again the batches accepted more than `older_than` ago (within the bodies' 7 days) and still
+    """Queue again, once, the batches accepted more than `older_than` ago (within the bodies' 7 days) and still
     processing; their ids. The worker skips one already completed, so a batch queued twice is written once."""
-    stale = services.accepted_batches.stale_accepted(submitted_from=now - SWEPT_WITHIN, submitted_to=now - older_than)
+    found = services.accepted_batches.stale_accepted(submitted_from=now - SWEPT_WITHIN, submitted_to=now - older_than)
+    # Once per batch: one that failed its every delivery is in the dead-letter queue (alarmed), not looped.
+    stale = [batch_id for batch_id in found if services.accepted_batches.claim_sweep(batch_id, now)]
     for batch_id in stale:
         services.intake_queue.send(batch_id)
     if stale:

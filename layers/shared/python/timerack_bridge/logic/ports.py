@@ -372,6 +372,9 @@ class AcceptedBatches(Protocol):
     def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
         """The ids of batches accepted in that range and still processing (never a Scan)."""
 
+    def claim_sweep(self, batch_id: str, now: datetime) -> bool:
+        """True once per batch still processing: the sweep queues a batch again at most once."""
+
 
 class IntakeQueue(Protocol):
     def send(self, batch_id: str) -> None: ...

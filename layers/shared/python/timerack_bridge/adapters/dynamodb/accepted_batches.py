@@ -27,6 +27,7 @@ ACCEPTED = "accepted"
 PRINCIPAL = "acceptedPrincipal"
 PREFERRED_WEEKEND_BILL = "preferredWeekendBill"
 TIMECARDS = "timecards"
+SWEPT_AT = "sweptAt"  # when the sweep queued it again: once per batch, so a batch that always fails is not looped
 
 
 def accepted_item(record: AcceptedRecord) -> dict[str, Any]:
@@ -78,3 +79,23 @@ class AcceptedBatchStore(TableStore):
             ProjectionExpression="batch_id",
         )
         return [item["batch_id"] for item in items]
+
+    def claim_sweep(self, batch_id: str, now: datetime) -> bool:
+        """Mark an accepted batch still processing as queued again by the sweep; False if it was already
+        (the dead-letter queue and its alarm have it then) or is no longer processing."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}},
+                UpdateExpression="SET #swept = :now",
+                ConditionExpression="#status = :processing AND attribute_not_exists(#swept)",
+                ExpressionAttributeNames={"#swept": SWEPT_AT, "#status": "status"},
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}, ":processing": {"S": "processing"}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
