@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-SECTIONS = ("coldstart", "intake", "export", "runtime")
+SECTIONS = ("coldstart", "intake", "intake-async", "export", "runtime")
 
 
 def machine() -> dict[str, Any]:
@@ -53,10 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         os.environ["BENCH_QUICK"] = "1"
 
-    from benchmarks import coldstart, export, intake, runtime_load
+    from benchmarks import coldstart, export, intake, intake_async, runtime_load
     from benchmarks.common import Figure, quick, table
 
-    runs = {"coldstart": coldstart.bench, "intake": intake.bench, "export": export.bench, "runtime": runtime_load.bench}
+    runs = {
+        "coldstart": coldstart.bench,
+        "intake": intake.bench,
+        "intake-async": intake_async.bench,
+        "export": export.bench,
+        "runtime": runtime_load.bench,
+    }
     about = machine()
     print(
         f"Timerack Bridge benchmarks ({'quick' if quick() else 'full'}): {about['date']}, {about['cpus']} CPUs, "

@@ -4,7 +4,7 @@ A message names a batch the API accepted (over SYNC_BATCH_TIMECARDS): `complete_
 synchronous send would have, and completes its Payroll History record. A message is reported failed
 (ReportBatchItemFailures) when its batch could not be written: the queue hands it out again, then
 dead-letters it (alarmed), as it does one whose body is gone from the bucket. A duplicate delivery of a batch
-already completed is done at once. The hourly EventBridge schedule (`source` "aws.events") runs the sweep:
+already completed is done at once. An EventBridge schedule (`source` "aws.events", every 15 minutes) runs the sweep:
 batches accepted but never queued are queued again. Logs hold batch ids and counts, never timecards.
 
 The composition root: the settings are read at init; the stores, the bucket and the queue are built on the
@@ -123,7 +123,7 @@ def _handle_record(record: SQSRecord, *, adapters: IntakeWorkerAdapters) -> None
 
 
 def sweep(adapters: IntakeWorkerAdapters, *, now: datetime | None = None) -> list[str]:
-    """The batches accepted but never picked up, queued again (the hourly schedule)."""
+    """The batches accepted but never picked up, queued again (the 15-minute schedule; once per batch)."""
     from timerack_bridge.logic.intake_async import sweep_accepted
 
     return sweep_accepted(adapters, now or datetime.now(UTC))

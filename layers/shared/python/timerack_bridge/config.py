@@ -134,8 +134,8 @@ class ApiSettings(TableSettings, ExportQueueSettings, IntakeRulesSettings):
     sync_batch_timecards: int = Field(default=5_000, ge=1)
     # The most timecards one batch may carry: over it a 413 naming it.
     max_batch_timecards: int = Field(default=20_000, ge=1)
-    # The largest request body after decompression (API Gateway's 10 MB): over it a 413 naming it. A body
-    # whose proxy event would pass Lambda's 6 MB comes gzip-compressed (Content-Encoding: gzip).
+    # The largest request body or uploaded batch (API Gateway's 10 MB): over it a 413 naming it. A body whose
+    # proxy event would pass Lambda's 6 MB (about 5 MB) comes through POST /v1/timecard-batches/uploads.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Where a batch over SYNC_BATCH_TIMECARDS is kept for the intake worker (S3), and the worker's queue
     # (SQS). Unset: such a batch is refused (413 naming SYNC_BATCH_TIMECARDS). The stack sets both.
