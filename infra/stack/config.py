@@ -65,8 +65,9 @@ class TenantConfig(BaseModel):
     export_concurrency: int = Field(default=5, ge=2, le=1000)
     cognito_domain_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
     # The largest batch the API answers at once (its SYNC_BATCH_TIMECARDS); absent, the API's default. A larger
-    # one (up to 20,000 timecards) is answered 202 and written by the intake worker.
-    sync_batch_timecards: int | None = Field(default=None, ge=1, le=20_000)
+    # one (up to 20,000 timecards) is answered 202 and written by the intake worker. At most 10,000: about
+    # 12 s of the API's 28 s at 1,024 MB and a reply far under Lambda's 6 MB (docs/benchmarks.md).
+    sync_batch_timecards: int | None = Field(default=None, ge=1, le=10_000)
     termination_protection: bool = True
     # Where Cognito's managed login sends a TempWorks user back to the portal (code grant with PKCE).
     # Absent: the tenant has no portal yet, and the stack makes no portal app client.

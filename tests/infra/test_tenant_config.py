@@ -55,6 +55,8 @@ def test_defaults_fill_what_a_tenant_leaves_out(tmp_path):
         ({"unknownField": 1}, "unknownField"),
         ({"exportConcurrency": 1}, "exportConcurrency"),
         ({"exportConcurrency": 1001}, "exportConcurrency"),
+        ({"syncBatchTimecards": 10_001}, "syncBatchTimecards"),  # past what the API answers within its 28 s
+        ({"syncBatchTimecards": 0}, "syncBatchTimecards"),
         ({"timerackApiUrl": None}, "needs timerackApiUrl"),
         ({"exportDestination": "s3"}, "timerackApiUrl is for exportDestination https only"),
         ({"timerackPrincipal": "111111111111"}, "timerackPrincipal reads the export bucket"),

@@ -116,7 +116,7 @@ def test_nothing_uploaded_or_another_callers_upload_is_404(uploads_api: ApiCall,
     never = uploads_api("POST", f"{UPLOADS}/{'0' * 32}")
     assert never.status == 404 and "0" * 32 in never.json["message"]
     # And an id that is not an upload id is a 422
-    assert uploads_api("POST", f"{UPLOADS}/..%2Fintake").status in (404, 422)
+    assert uploads_api("POST", f"{UPLOADS}/..%2Fintake").status == 422
 
 
 def test_an_upload_over_the_body_limit_is_413_naming_it(
@@ -128,6 +128,37 @@ def test_an_upload_over_the_body_limit_is_413_naming_it(
     upload_id = upload(api, json.dumps(batch(timecard(1001, 501), timecard(1005, 501))).encode())
     reply = api("POST", f"{UPLOADS}/{upload_id}")
     assert reply.status == 413 and upload_id in reply.json["message"] and "100" in reply.json["message"]
+
+
+def test_an_upload_replaced_by_a_bigger_one_after_its_size_was_checked_is_413_and_removed(
+    api_for: Callable[[Any], ApiCall], upload_services: Any, agency: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an upload whose size reads small, but whose object is over the limit when it is read
+    upload_services.settings = upload_services.settings.model_copy(update={"max_body_bytes": 100})
+    api = api_for(upload_services)
+    upload_id = upload(api, json.dumps(batch(timecard(1001, 501), timecard(1005, 501))).encode())
+    monkeypatch.setattr(type(upload_services.batch_objects), "upload_size", lambda self, key: 10)
+    # When it is sent
+    reply = api("POST", f"{UPLOADS}/{upload_id}")
+    # Then it is a 413 naming the limit (the read stopped past it), and the upload is gone, not left a day
+    assert reply.status == 413 and "100" in reply.json["message"]
+    assert api("POST", f"{UPLOADS}/{upload_id}").status == 404
+
+
+def test_a_sent_upload_that_cannot_be_removed_still_answers_its_batch(
+    uploads_api: ApiCall, upload_services: Any, agency: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given S3 refuses to remove the upload once its batch is written
+    upload_id = upload(uploads_api, json.dumps(batch(timecard(1001, 501))).encode())
+
+    def refuse(self: Any, key: str) -> None:
+        raise RuntimeError("S3 is unavailable")
+
+    monkeypatch.setattr(type(upload_services.batch_objects), "delete_upload", refuse)
+    # When it is sent
+    reply = uploads_api("POST", f"{UPLOADS}/{upload_id}")
+    # Then the batch's answer goes out (a 5xx would have Timerack send a written batch again)
+    assert reply.status == 200 and reply.json["counts"]["created"] == 1
 
 
 def test_a_malformed_upload_is_422_naming_the_field(uploads_api: ApiCall, agency: Agency) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import Agency, ApiCall
 from tests.integration.test_mailer import Aws, aws, csv_rows, parsed, payroll_email  # noqa: F401 (fixture)
-from timerack_bridge.adapters.batch_objects import S3BatchObjects, results_key
+from timerack_bridge.adapters.batch_objects import S3BatchObjects
 from timerack_bridge.adapters.dynamodb import payroll_history
 from timerack_bridge.adapters.dynamodb.payroll_history import (
     BatchResultsTooBig,
@@ -37,6 +37,13 @@ LONG_WARNING = (
     "The timecard for Assignment {id} for the week ending 2026-11-22 replaced the one sent on {day}: "
     "pay code {code} was not in this send and was removed"
 )
+
+
+def kept_key(batch_id: str) -> str:
+    """The one results object kept for the batch (its key carries the content's sha256 too)."""
+    listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=BUCKET, Prefix=f"results/{batch_id}-")
+    (only,) = listing["Contents"]
+    return str(only["Key"])
 
 
 def results_of(count: int, *, warnings: int = 1, seed: int = 18) -> list[AssignmentResult]:
@@ -144,9 +151,9 @@ def test_the_api_store_keeps_big_results_in_the_bucket_and_answers_them_back(
     # Then the record keeps the results' key and sha256, not the results; the bucket holds them
     item = stored_item(bucket_services.dynamodb, "B-big")
     assert "results_gz" not in item
-    assert item["results_s3"] == {"S": results_key("B-big")}
+    assert item["results_s3"] == {"S": kept_key("B-big")} and kept_key("B-big").startswith("results/B-big-")
     s3 = boto3.client("s3", region_name="us-east-1")
-    body = s3.get_object(Bucket=BUCKET, Key=results_key("B-big"))["Body"].read()
+    body = s3.get_object(Bucket=BUCKET, Key=kept_key("B-big"))["Body"].read()
     assert len(body) > low_threshold
     assert [AssignmentResult.model_validate(r) for r in json.loads(gzip.decompress(body))] == results
     # And GET and report.csv answer them as sent
@@ -217,7 +224,7 @@ def test_a_missing_results_object_is_a_clear_error_naming_the_batch(
     # Given a batch whose results object was removed from the bucket
     api: ApiCall = api_for(bucket_services)
     bucket_services.batches.put_batch(completed("B-gone", results_of(40)))
-    boto3.client("s3", region_name="us-east-1").delete_object(Bucket=BUCKET, Key=results_key("B-gone"))
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket=BUCKET, Key=kept_key("B-gone"))
     # Then the store says so, naming the batch; the API answers 500 with that message, not a stack
     with pytest.raises(BatchResultsUnavailable, match="B-gone"):
         bucket_services.batches.get_batch("B-gone")
@@ -231,7 +238,7 @@ def test_results_that_do_not_match_their_sha256_are_refused(services: Any, low_t
     s3 = s3_bucket()
     store = PayrollHistoryStore(services.dynamodb, TABLE, objects=S3BatchObjects(s3, BUCKET))
     store.put_batch(completed("B-tampered", results_of(40)))
-    s3.put_object(Bucket=BUCKET, Key=results_key("B-tampered"), Body=payroll_history._compress_results(results_of(3)))
+    s3.put_object(Bucket=BUCKET, Key=kept_key("B-tampered"), Body=payroll_history._compress_results(results_of(3)))
     with pytest.raises(BatchResultsUnavailable, match=r"B-tampered.*sha256"):
         store.get_batch("B-tampered")
 
@@ -308,7 +315,7 @@ def test_the_mailer_retries_a_record_whose_results_are_missing(aws: Aws, low_thr
     # Given a big batch's results removed from the bucket, and a mailer without the bucket
     objects, _ = big_batch_with_errors(aws)
     event = aws.error_file_event()
-    objects.s3.delete_object(Bucket=BUCKET, Key=results_key("B-mail"))
+    objects.s3.delete_object(Bucket=BUCKET, Key=kept_key("B-mail"))
     # Then the record is reported failed (the stream retries it), and nothing is sent
     sequence = event["Records"][0]["dynamodb"]["SequenceNumber"]
     assert aws.mail(event, results_objects=objects) == {"batchItemFailures": [{"itemIdentifier": sequence}]}

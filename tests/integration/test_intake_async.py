@@ -179,6 +179,9 @@ def test_a_batch_over_the_sync_size_is_accepted_then_written_as_a_synchronous_se
     assert history_of(api, batch_id)["status"] == "processing"
     assert bodies(intake) == [f"intake/{batch_id}.json.gz"]
     assert len(worker.messages()) == 1
+    # And its report is not ready yet: a 409 saying so, not an empty CSV
+    early = api("GET", f"/v1/payroll-history/{batch_id}/report.csv")
+    assert early.status == 409 and "still processing" in early.json["message"]
     # When the worker runs
     assert worker.run() == [{"batchItemFailures": []}]
     # Then the batch is completed with the results of the same batch sent synchronously
@@ -356,6 +359,34 @@ def test_a_batch_that_fails_every_delivery_is_swept_again_once_not_every_quarter
     # Then it was queued again once (the dead-letter queue and its alarm have it after that), never looped
     assert first == [batch_id] and again == [[], [], []]
     assert history_of(api, batch_id)["status"] == "processing"
+
+
+def test_two_runs_of_one_batch_side_by_side_keep_the_first_completion(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from dataclasses import replace
+
+    # Given an accepted batch taken by a worker, and a second delivery (the sweep, a visibility timeout) that
+    # completes it while the first is still writing; then a newer synchronous send replaces one of its units
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    message = worker.messages()[0]
+    seen: list[dict[str, Any]] = []
+
+    def second_delivery_first(assignment_id: int) -> None:
+        if not seen:
+            seen.append(worker.deliver(message))
+            assert history_of(api, batch_id)["status"] == "completed"
+            seen.append(history_of(api, batch_id))
+            assert api("POST", BATCHES, batch(timecard(1001, 501))).status == 200
+
+    first = replace(worker.adapters, before_unit_write=second_delivery_first)
+    # When the first run finishes
+    assert worker.deliver(message, first) == {"batchItemFailures": []}
+    # Then the batch keeps the completion of the run that finished first: no unit turned "superseded" after
+    # the client saw it completed, and its results are read back whole
+    assert seen[0] == {"batchItemFailures": []}
+    assert history_of(api, batch_id) == seen[1]
+    assert "superseded" not in json.dumps(seen[1])
 
 
 def test_a_redelivery_after_the_worker_died_mid_batch_gives_the_results_of_one_run(

@@ -131,7 +131,7 @@ class ApiSettings(TableSettings, ExportQueueSettings, IntakeRulesSettings):
     export_dispatcher_function: str | None = Field(default=None, min_length=1, max_length=170)
     # The largest batch answered at once (200), within API Gateway's 29 s (docs/benchmarks.md's model); a
     # larger one is stored and answered 202, and the intake worker writes it. A manual import is never larger.
-    sync_batch_timecards: int = Field(default=5_000, ge=1)
+    sync_batch_timecards: int = Field(default=5_000, ge=1, le=10_000)
     # The most timecards one batch may carry: over it a 413 naming it.
     max_batch_timecards: int = Field(default=20_000, ge=1)
     # The largest request body or uploaded batch (API Gateway's 10 MB): over it a 413 naming it. A body whose

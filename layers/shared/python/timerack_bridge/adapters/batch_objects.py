@@ -2,8 +2,8 @@
 
 - `intake/{batchId}.json.gz`: the body of a batch over the synchronous size, gzip-compressed, kept until the
   intake worker has written it (a lifecycle rule removes any left after 7 days).
-- `results/{batchId}.json.gz`: a batch's per-assignment results when their gzip is too big for the Payroll
-  History item (DynamoDB holds at most 400 KB an item); kept as long as Payroll History is.
+- `results/{batchId}-{sha256 prefix}.json.gz`: a batch's per-assignment results when their gzip is too big
+  for the Payroll History item (DynamoDB holds at most 400 KB an item); kept as long as Payroll History is.
 - `uploads/{callerHash}/{uploadId}.json`: a batch body a caller PUT to a presigned URL (a body too big for
   Lambda's 6 MB event), removed once it is sent (a lifecycle rule removes any never sent).
 
@@ -13,6 +13,7 @@ The bucket is encrypted with the tenant's key by default: no call names a key.
 from __future__ import annotations
 
 import gzip
+import hashlib
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,8 +31,10 @@ def body_key(batch_id: str) -> str:
     return f"{BODY_PREFIX}{batch_id}.json.gz"
 
 
-def results_key(batch_id: str) -> str:
-    return f"{RESULTS_PREFIX}{batch_id}.json.gz"
+def results_key(batch_id: str, results_gz: bytes) -> str:
+    """Named by their content too: two runs of one batch (a redelivery beside the first) never overwrite
+    the object the other's record names."""
+    return f"{RESULTS_PREFIX}{batch_id}-{hashlib.sha256(results_gz).hexdigest()[:16]}.json.gz"
 
 
 def upload_key(caller_hash: str, upload_id: str) -> str:
@@ -64,7 +67,7 @@ class S3BatchObjects:
 
     def put_results(self, batch_id: str, results_gz: bytes) -> str:
         """A batch's results, already gzip-compressed JSON; the key they are kept under."""
-        key = results_key(batch_id)
+        key = results_key(batch_id, results_gz)
         self.s3.put_object(
             Bucket=self.bucket, Key=key, Body=results_gz, ContentType="application/json", ContentEncoding="gzip"
         )
@@ -94,16 +97,20 @@ class S3BatchObjects:
             raise
         return int(reply["ContentLength"])
 
-    def get_upload(self, key: str) -> bytes:
-        """The uploaded body as the caller PUT it; BatchObjectMissing when it is not stored."""
-        return self._get(key)
+    def get_upload(self, key: str, *, max_bytes: int) -> bytes | None:
+        """The uploaded body as the caller PUT it, or None when it is over `max_bytes` (read no further than
+        one byte past it: an upload replaced after its size was checked never fills the function's memory);
+        BatchObjectMissing when it is not stored."""
+        data = self._get(key, byte_range=f"bytes=0-{max_bytes}")
+        return None if len(data) > max_bytes else data
 
     def delete_upload(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
-    def _get(self, key: str) -> bytes:
+    def _get(self, key: str, *, byte_range: str | None = None) -> bytes:
+        extra = {"Range": byte_range} if byte_range else {}
         try:
-            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key, **extra)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise BatchObjectMissing(f"s3://{self.bucket}/{key} is not stored") from None

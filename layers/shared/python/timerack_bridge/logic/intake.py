@@ -168,7 +168,9 @@ def _run(
     writer = UnitWriter(services.timecards, send, before_unit_write)
     writer.write_all([u for u in checked if u.writable], parallelism=services.settings.write_parallelism)
     final = summarise(send, units, "completed")
-    services.batches.put_batch(final, error_file=error_file)
+    if not services.batches.put_batch(final, error_file=error_file, over_processing=accepted is not None):
+        # Another delivery of this accepted batch completed it first: its record is the batch's one answer.
+        return services.batches.get_batch(send.batch_id) or final
     return final
 
 

@@ -103,7 +103,12 @@ class IntakeReferenceData(WeeksReader, Protocol):
 
 
 class PayrollHistory(Protocol):
-    def put_batch(self, batch: BatchResult, *, error_file: PayrollEmail | None = None) -> None: ...
+    def put_batch(
+        self, batch: BatchResult, *, error_file: PayrollEmail | None = None, over_processing: bool = False
+    ) -> bool:
+        """Keep the batch; with `over_processing`, only over its `processing` record (False if it is not)."""
+
+    def get_batch(self, batch_id: str) -> BatchResult | None: ...
 
 
 class TimecardUnits(Protocol):

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
+from botocore.exceptions import ClientError
 
 from timerack_bridge.adapters.batch_objects import BatchObjectMissing
 from timerack_bridge.adapters.dynamodb.base import TableStore, decode_token, encode, encode_token
@@ -80,7 +81,8 @@ class BatchResultsUnavailable(BridgeError):
 
 def _compress_results(results: list[AssignmentResult]) -> bytes:
     payload = [r.model_dump(mode="json", by_alias=True) for r in results]
-    return gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), compresslevel=6)
+    # mtime=0: the same results give the same bytes (and sha256) whenever they are compressed.
+    return gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
 
 
 def _decompress_results(blob: Any) -> list[AssignmentResult]:
@@ -226,11 +228,29 @@ class PayrollHistoryStore(TableStore):
         super().__init__(client, table_name)
         self.objects = objects
 
-    def put_batch(self, batch: BatchResult, *, error_file: PayrollEmail | None = None) -> None:
+    def put_batch(
+        self, batch: BatchResult, *, error_file: PayrollEmail | None = None, over_processing: bool = False
+    ) -> bool:
+        """Keep the batch; `over_processing`: only over its `processing` record (False when another run of
+        the same accepted batch completed it first: that record stands, one answer per batch)."""
         item = batch_item(batch, error_file)
         if len(item["results_gz"]) > RESULTS_INLINE_MAX_BYTES:
             item = self._results_aside(item)
-        self.put(item)
+        if not over_processing:
+            self.put(item)
+            return True
+        try:
+            self.put(
+                item,
+                ConditionExpression="#status = :processing",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":processing": {"S": "processing"}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _results_aside(self, item: dict[str, Any]) -> dict[str, Any]:
         """Results too big to keep inline: in the bucket first (the record names them only once they are

@@ -24,7 +24,7 @@ from timerack_bridge.domain.access import TimerackAccess
 from timerack_bridge.domain.batch import AssignmentResult, BatchResult, SubmittedRange
 from timerack_bridge.domain.report import render_csv
 from timerack_bridge.domain.types import ClientKey
-from timerack_bridge.exceptions import NotFoundError, UnprocessableError
+from timerack_bridge.exceptions import ConflictError, NotFoundError, UnprocessableError
 
 router = Router()
 
@@ -205,11 +205,15 @@ def get_payroll_history(
     description=(
         "The batch's results as CSV, one row per assignment and pay code: Assignment ID, Employee ID, Pay "
         "Code, Weekend Bill, Status, Error Message. Admins, and Timerack service reps for the clients they "
-        "can see; 404 when absent or not visible."
+        "can see; 404 when absent or not visible; 409 while the batch is still processing (its report comes "
+        "with status completed)."
     ),
 )
 def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
     batch = _visible_batch(admin_or_timerack_access(router), batch_id)
+    if batch.status == "processing":
+        # An accepted batch's results are not written yet: an empty report would read as a batch of nothing.
+        raise ConflictError(f"batch {batch_id} is still processing; its report is ready once its status is completed")
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",

@@ -14,9 +14,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from timerack_bridge.adapters.batch_objects import BatchObjectMissing, upload_key
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from timerack_bridge.api.deps import Services
 
 router = Router()
+logger = Logger(child=True)
 
 UPLOADS = "/v1/timecard-batches/uploads"
 # How long a presigned PUT may be used: long enough for a slow link to send 10 MB.
@@ -135,16 +138,28 @@ def send_upload(
     limit = services.settings.max_body_bytes
     try:
         size = objects.upload_size(key)
-        if size > limit:
-            raise PayloadTooLargeError(f"upload {upload_id} is {size} bytes; a batch may be at most {limit} bytes")
-        body_bytes = objects.get_upload(key)
+        body_bytes = objects.get_upload(key, max_bytes=limit) if size <= limit else None
     except BatchObjectMissing:
         raise NotFoundError(f"upload {upload_id} could not be found: nothing was uploaded, or it was sent") from None
+    if body_bytes is None:
+        objects.delete_upload(key)  # never sendable: not left for a day
+        raise PayloadTooLargeError(f"upload {upload_id} is over {limit} bytes; a batch may be at most {limit} bytes")
     body = TimecardBatchIn.model_validate_json(body_bytes)  # a malformed batch: 422, as the batch route's
     reply = as_response(send_timecard_batch(router, body, body_bytes, dry_run=dry_run, idempotency_key=None))
     if not dry_run and reply.status_code < 300:
-        objects.delete_upload(key)
+        _remove_sent(objects, key, upload_id)
     return reply
+
+
+def _remove_sent(objects: S3BatchObjects, key: str, upload_id: str) -> None:
+    """The sent upload removed; a failure is logged, never answered: the batch is kept, so a 5xx would have
+    Timerack send it again (the bucket's lifecycle removes the upload within a day)."""
+    try:
+        objects.delete_upload(key)
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.warning(
+            "a sent upload could not be removed", extra={"upload_id": upload_id, "error": type(exc).__name__}
+        )
 
 
 def as_response(reply: Any) -> Response[Any]:
