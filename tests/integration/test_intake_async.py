@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import CLIENT_KEY, Agency, ApiCall, Reply, batch, cold_start, timecard
+from tests.conftest import CLIENT_KEY, WEEKEND_BILL, Agency, ApiCall, Reply, batch, cold_start, timecard
 from tests.integration import test_timecard_import
 
 # The manual import's fixture (tests/integration/test_timecard_import.py); pytest finds it by its name here.
@@ -421,6 +421,64 @@ def test_a_redelivery_after_the_worker_died_mid_batch_gives_the_results_of_one_r
     same = twin("POST", BATCHES, body)
     assert without_ids(history_of(api, batch_id)) == without_ids(history_of(twin, same.json["batchId"]))
     assert json.dumps(same.json).count("superseded") == 0
+
+
+def _first_run_dies_midway(api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker) -> tuple[str, Any, set[int]]:
+    """60 assignments accepted, the worker stopped before its last transaction: the batch, its message and
+    the assignments the first run wrote."""
+    from dataclasses import replace
+
+    from tests.integration.test_intake_groups import add_assignments
+
+    assignments = list(range(4001, 4061))
+    add_assignments(intake, assignments)
+    body = batch(*[timecard(a, 501, code, 1.0) for a in assignments for code in ("REG", "OT")])
+    batch_id = accept(async_api, body).json["batchId"]
+
+    def die_in_last_group(assignment_id: int) -> None:
+        if assignment_id == assignments[-1]:
+            raise RuntimeError("the worker was stopped")
+
+    message = worker.messages()[0]
+    assert worker.deliver(message, replace(worker.adapters, before_unit_write=die_in_last_group))["batchItemFailures"]
+    written = {a for a in assignments if intake.timecards.unit_state(a, WEEKEND_BILL) is not None}
+    assert written and len(written) < len(assignments)
+    return batch_id, message, written
+
+
+def test_a_redelivery_after_the_rep_left_the_group_still_reports_what_the_first_run_wrote(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from timerack_bridge.domain import errors
+
+    # Given a first run stopped midway, then the rep removed from the Timerack group
+    batch_id, message, written = _first_run_dies_midway(api, async_api, intake, worker)
+    group = intake.admin.get_group("Timerack")
+    intake.admin.put_group(group.model_copy(update={"members": []}))
+    # When the message is delivered again
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then the units the first run wrote say so (their timecards are stored); the others get the hierarchy error
+    results = {r["assignmentId"]: r for r in history_of(api, batch_id)["results"]}
+    assert {a for a, r in results.items() if r["status"] == "created"} == written
+    assert {r["error"] for a, r in results.items() if a not in written} == {errors.HIERARCHY_LEVEL}
+    assert all(len(results[a]["timecardIds"]) == 2 and results[a]["error"] is None for a in written)
+
+
+def test_a_redelivery_after_the_week_closed_still_reports_what_the_first_run_wrote(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from timerack_bridge.domain.entities import Week
+
+    # Given a first run stopped midway, then its week closed
+    batch_id, message, written = _first_run_dies_midway(api, async_api, intake, worker)
+    intake.admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="closed"))
+    # When the message is delivered again
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then the units the first run wrote say so; the others are refused as a send now would be, none written
+    results = {r["assignmentId"]: r for r in history_of(api, batch_id)["results"]}
+    assert {a for a, r in results.items() if r["status"] == "created"} == written
+    assert all(r["status"] == "error" for a, r in results.items() if a not in written)
+    assert {a for a in results if intake.timecards.unit_state(a, WEEKEND_BILL) is not None} == written
 
 
 def test_a_manual_import_stays_within_the_sync_size(

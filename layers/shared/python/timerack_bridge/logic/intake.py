@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -148,11 +148,13 @@ def _run(
     before_unit_write: Callable[[int], None] | None,
     *,
     accepted: AcceptedRecord | None = None,
+    keep_weeks: Callable[[dict[str, date | None]], None] | None = None,
 ) -> BatchResult:
     """The batch's four steps, its Payroll History written before and after (unless a dry run).
 
     `accepted`: a batch the API accepted earlier (logic/intake_async.py): its `processing` record is written,
-    and its error-file setting is the one kept on it."""
+    and its error-file setting is the one kept on it. `keep_weeks`: keeps its run's open weeks before a unit is
+    written, so that a later run of it (a redelivery) knows the units the first wrote."""
     dry_run, version, customer = send.dry_run, send.version, send.customer
     # The error-file setting in force now goes with the batch: a later change adds or removes no email.
     error_file = services.admin.payroll_email_of(customer) if not dry_run and accepted is None else None
@@ -161,10 +163,16 @@ def _run(
     elif not dry_run:
         # Written first, so an interrupted send still shows in Payroll History.
         services.batches.put_batch(summarise(send, units, "processing"), error_file=error_file)
-    checked = _UnitChecks(services, access, send, strict_week).run(units)
+    kept_weeks = accepted.weeks if accepted is not None else None
+    checks = _UnitChecks(services, access, send, strict_week, rerun=kept_weeks is not None)
+    checked = checks.run(units)
     plan_units(services.timecards, checked, version, workers=services.settings.write_parallelism)
     if dry_run:
         return summarise(send, units, "dry-run")
+    if kept_weeks is None and keep_weeks is not None:
+        keep_weeks(dict(checks.week_of_node))
+    elif kept_weeks is not None:
+        recover_written(services.timecards, checks, units, send, kept_weeks)
     writer = UnitWriter(services.timecards, send, before_unit_write)
     writer.write_all([u for u in checked if u.writable], parallelism=services.settings.write_parallelism)
     final = summarise(send, units, "completed")
@@ -188,24 +196,37 @@ def _units_of(timecards: Iterable[TimecardIn]) -> list[_Unit]:
 class _UnitChecks:
     """The contract's checks of each unit, against reference data read once for the whole batch."""
 
-    def __init__(self, services: IntakeServices, access: TimerackAccess, send: _Send, strict_week: bool) -> None:
+    def __init__(
+        self,
+        services: IntakeServices,
+        access: TimerackAccess,
+        send: _Send,
+        strict_week: bool,
+        *,
+        rerun: bool = False,
+    ) -> None:
         self.admin = services.admin
         self.settings = services.settings
         self.access = access
         self.send = send
         self.strict_week = strict_week
+        # A re-run of an accepted batch: the assignments are read even when the rep may create nothing now.
+        self.rerun = rerun
         self.week_of_node: dict[str, date | None] = {}
+        self.assignments: dict[int, Assignment] = {}
         self.weeks_cache: dict[str, NodeWeeks] = {}
 
     def run(self, units: list[_Unit]) -> list[_Unit]:
         """The units that pass every check; the others carry their error."""
-        if not self.access.may_create_timecards:
-            for unit in units:
-                unit.error = errors.HIERARCHY_LEVEL
-            return []
         # The bulk reads' 100-key calls run side by side, on as many threads as the unit writes.
         workers = self.settings.write_parallelism
         ids = [u.assignment_id for u in units]
+        if not self.access.may_create_timecards:
+            for unit in units:
+                unit.error = errors.HIERARCHY_LEVEL
+            if self.rerun and units:  # what an earlier run wrote is still told (recover_written)
+                self.assignments = self.admin.batch_get_assignments(ids, workers=workers)
+            return []
         self.assignments = self.admin.batch_get_assignments(ids, workers=workers) if units else {}
         self.client_customers = self.admin.customer_tree_ids(self.send.customer.customer_id) if units else set()
         return [unit for unit in units if self._passes(unit)]
@@ -280,6 +301,40 @@ def plan_unit(unit: _Unit, state: UnitState | None, version: str) -> None:
     unit.staged = None
     removed = [f"pay code {code} was not in this send and was removed" for code in unit.plan.delete_pay_codes]
     unit.warnings = [*unit.content_warnings, *removed]
+
+
+def recover_written(
+    store: TimecardUnits, checks: _UnitChecks, units: list[_Unit], send: _Send, first_weeks: Mapping[str, date | None]
+) -> None:
+    """A re-run of an accepted batch: a unit its first run wrote (in the week that run resolved for its node)
+    reports that ("written", its result), even where a check now fails (the rep left the group, the assignment
+    ended, the week closed): its timecards are stored. Units not written yet keep what the checks say now."""
+    candidates: dict[UnitKey, _Unit] = {}
+    for unit in units:
+        assignment = checks.assignments.get(unit.assignment_id)
+        if unit.plan is not None or assignment is None:
+            continue  # planned (a "written" unit is already told) or unknown
+        week = first_weeks.get(assignment.hierarchy_node_id)
+        if week is not None:
+            candidates[(unit.assignment_id, week)] = unit
+    states = store.unit_states(list(candidates)) if candidates else {}
+    for key, unit in candidates.items():
+        state = states.get(key)
+        if state is None or state.version != send.version:
+            continue
+        assignment = checks.assignments[unit.assignment_id]
+        try:
+            content = check_unit(
+                unit.rows,
+                weekend_bill=key[1],
+                pay_codes=checks.settings.pay_codes,
+                expected_employee_id=assignment.employee_id,
+            )
+        except ContentError:
+            continue
+        unit.assignment, unit.weekend_bill = assignment, key[1]
+        unit.drafts, unit.content_warnings = content.drafts, content.warnings
+        plan_unit(unit, state, send.version)
 
 
 # ---------------------------------------------------------------- 3. write units

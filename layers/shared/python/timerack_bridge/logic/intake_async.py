@@ -123,7 +123,16 @@ def complete_batch(
     # The rep's access as it is now: a rep who lost the group since creates nothing (the hierarchy error).
     access = timerack_access_of(services.admin, record.principal) or _NO_ACCESS
     with deferred_full_collections:
-        final = _run(services, access, send, _units_of(rows), False, before_unit_write, accepted=record)
+        final = _run(
+            services,
+            access,
+            send,
+            _units_of(rows),
+            False,
+            before_unit_write,
+            accepted=record,
+            keep_weeks=lambda weeks: services.accepted_batches.keep_weeks(batch_id, weeks),
+        )
     services.batch_objects.delete_body(batch_id)
     logger.info("accepted batch written", extra={"batch_id": batch_id, "counts": final.counts.model_dump()})
     return final

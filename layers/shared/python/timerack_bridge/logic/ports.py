@@ -357,6 +357,9 @@ class AcceptedRecord:
     preferred_weekend_bill: date | None
     timecards: int
     accepted: bool  # False once completed (the completed record is written like any batch's)
+    # The open week of each hierarchy node its first run resolved, kept before any unit was written: a
+    # later run finds there the units the first wrote (None: no run got that far yet).
+    weeks: dict[str, date | None] | None = None
 
 
 class BatchBodies(Protocol):
@@ -376,6 +379,9 @@ class AcceptedBatches(Protocol):
     def get_accepted(self, batch_id: str) -> AcceptedRecord | None: ...
     def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
         """The ids of batches accepted in that range and still processing (never a Scan)."""
+
+    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> None:
+        """The run's open week of each node, kept on the record (the first run's stay if already kept)."""
 
     def claim_sweep(self, batch_id: str, now: datetime) -> bool:
         """True once per batch still processing: the sweep queues a batch again at most once."""

@@ -27,6 +27,7 @@ ACCEPTED = "accepted"
 PRINCIPAL = "acceptedPrincipal"
 PREFERRED_WEEKEND_BILL = "preferredWeekendBill"
 TIMECARDS = "timecards"
+RUN_WEEKS = "runWeeks"  # {nodeId: "YYYY-MM-DD" or ""}: the open weeks of its first run (see keep_weeks)
 SWEPT_AT = "sweptAt"  # when the sweep queued it again: once per batch, so a batch that always fails is not looped
 
 
@@ -59,6 +60,7 @@ class AcceptedBatchStore(TableStore):
             preferred_weekend_bill=date.fromisoformat(preferred) if preferred else None,
             timecards=int(item.get(TIMECARDS) or 0),
             accepted=bool(item.get(ACCEPTED)),
+            weeks=_weeks_of(item.get(RUN_WEEKS)),
         )
 
     def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
@@ -80,6 +82,24 @@ class AcceptedBatchStore(TableStore):
         )
         return [item["batch_id"] for item in items]
 
+    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> None:
+        """Kept once, while the batch is processing: a run that finds them kept already keeps the first's."""
+        from botocore.exceptions import ClientError
+
+        stored = {"M": {node: {"S": week.isoformat() if week else ""} for node, week in weeks.items()}}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}},
+                UpdateExpression="SET #weeks = :weeks",
+                ConditionExpression="#status = :processing AND attribute_not_exists(#weeks)",
+                ExpressionAttributeNames={"#weeks": RUN_WEEKS, "#status": "status"},
+                ExpressionAttributeValues={":weeks": stored, ":processing": {"S": "processing"}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def claim_sweep(self, batch_id: str, now: datetime) -> bool:
         """Mark an accepted batch still processing as queued again by the sweep; False if it was already
         (the dead-letter queue and its alarm have it then) or is no longer processing."""
@@ -99,3 +119,9 @@ class AcceptedBatchStore(TableStore):
                 return False
             raise
         return True
+
+
+def _weeks_of(stored: Any) -> dict[str, date | None] | None:
+    if not isinstance(stored, dict):
+        return None
+    return {node: date.fromisoformat(week) if week else None for node, week in stored.items()}
