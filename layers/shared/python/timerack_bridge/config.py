@@ -168,7 +168,7 @@ class ExportWorkerSettings(TableSettings, DestinationSettings):
 class IntakeWorkerSettings(TableSettings, IntakeRulesSettings):
     """The intake worker: one accepted batch per queue message, written as the API writes a smaller one."""
 
-    # The accepted bodies (intake/{batchId}.json.gz) and big batches' results (results/{batchId}.json.gz).
+    # The accepted bodies (intake/{batchId}.json.gz) and big batches' results (results/{batchId}-{sha}.json.gz).
     intake_bucket: str = Field(min_length=1)
     # Its own queue (SQS): the sweep queues again a batch accepted but never picked up.
     intake_queue_url: str = Field(min_length=1)

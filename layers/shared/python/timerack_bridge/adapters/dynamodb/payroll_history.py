@@ -3,9 +3,9 @@
 Item: pk=BATCH#{batchId}, sk=BATCH, status "processing" then "completed", hasErrors, counts, and the
 per-assignment results as gzip-compressed JSON (`results_gz`). DynamoDB holds at most 400 KB an item, and a
 20,000-timecard batch's results can pass it: results whose gzip passes RESULTS_INLINE_MAX_BYTES are put in
-the intake bucket first (results/{batchId}.json.gz), and the item keeps their key (`results_s3`) and
-sha256 (`results_sha256`) instead. Without a bucket (no INTAKE_BUCKET) they stay inline while the item fits,
-and a record that would not fit is refused before it is written (`BatchResultsTooBig`).
+the intake bucket first (results/{batchId}-{sha256 prefix}.json.gz), and the item keeps their key
+(`results_s3`) and sha256 (`results_sha256`) instead. Without a bucket (no INTAKE_BUCKET) they stay inline
+while the item fits, and a record that would not fit is refused before it is written (`BatchResultsTooBig`).
 
 A batch belongs to its Primary Customer (`customer_id`), indexed `gsi1pk=BATCHES#{customerId}`, so a new
 client key keeps it and the next holder of the old key sees none of it. Batches stored before that
