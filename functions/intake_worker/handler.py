@@ -112,14 +112,23 @@ def _handle_record(record: SQSRecord, *, adapters: IntakeWorkerAdapters) -> None
     try:
         with deferred_full_collections:
             complete_batch(adapters, batch_id, before_unit_write=adapters.before_unit_write)
-    except BatchObjectMissing:
-        # The body is gone (removed, or past the bucket's 7 days): the message goes to the dead-letter queue.
-        logger.error("accepted batch's body is gone", extra={"batch_id": batch_id})
-        raise
     except Exception as exc:
-        # The exception's type only: its message may quote stored data.
-        logger.error("accepted batch not written", extra={"batch_id": batch_id, "error": type(exc).__name__})
+        # A body gone (removed, or past the bucket's 7 days) or any other failure; the exception's type only:
+        # its message may quote stored data.
+        gone = isinstance(exc, BatchObjectMissing)
+        message = "accepted batch's body is gone" if gone else "accepted batch not written"
+        logger.error(message, extra={"batch_id": batch_id, "error": type(exc).__name__})
+        if _receives(record) >= adapters.settings.intake_max_receives:
+            # The last attempt: the queue dead-letters the message; the batch says so, so Timerack re-sends it.
+            adapters.accepted_batches.mark_failed(batch_id, type(exc).__name__)
         raise
+
+
+def _receives(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError):
+        return 1
 
 
 def sweep(adapters: IntakeWorkerAdapters, *, now: datetime | None = None) -> list[str]:

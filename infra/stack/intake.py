@@ -141,6 +141,7 @@ class IntakeJob(Construct):
                 constants.ENV_TABLE_NAME: database.main_table.table_name,
                 constants.ENV_PAY_CODES: ",".join(tenant.pay_codes),
                 constants.ENV_WEEK_ENDING_DAY: tenant.week_ending_day,
+                constants.ENV_INTAKE_MAX_RECEIVES: str(constants.INTAKE_MAX_RECEIVES),
                 **self.environment,
             },
             # The sweep's runs (the schedule invokes it asynchronously) that fail are kept and alarmed.

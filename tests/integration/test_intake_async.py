@@ -55,12 +55,12 @@ class Worker:
         got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return got.get("Messages", [])
 
-    def deliver(self, message: dict[str, Any], adapters: Any = None) -> dict[str, Any]:
+    def deliver(self, message: dict[str, Any], adapters: Any = None, *, receives: int = 1) -> dict[str, Any]:
         record = {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
-            "attributes": {"ApproximateReceiveCount": "1"},
+            "attributes": {"ApproximateReceiveCount": str(receives)},
             "messageAttributes": {},
             "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
@@ -343,6 +343,49 @@ def test_a_body_gone_from_the_bucket_reports_the_message_failed(
     # Then the message is reported failed (the queue dead-letters it) and the batch stays processing
     assert reply == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert history_of(api, batch_id)["status"] == "processing"
+
+
+def test_a_batch_whose_last_attempt_fails_is_failed_for_timerack_to_send_again(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given an accepted batch whose body is gone: every attempt fails
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket="intake", Key=f"intake/{batch_id}.json.gz")
+    message = worker.messages()[0]
+    # When the first attempts fail, it is still processing (the queue hands it out again)
+    for receives in (1, 2):
+        assert worker.deliver(message, receives=receives)["batchItemFailures"]
+        assert history_of(api, batch_id)["status"] == "processing"
+    # When the last attempt (the queue's maxReceiveCount) fails too
+    assert worker.deliver(message, receives=3)["batchItemFailures"]
+    # Then the batch says it failed: a state Timerack can act on (send it again), never swept, no report
+    done = history_of(api, batch_id)
+    assert done["status"] == "failed" and "failedReason" not in done
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    assert worker.handler.sweep(worker.adapters, now=later) == []
+    report = api("GET", f"/v1/payroll-history/{batch_id}/report.csv")
+    assert report.status == 409 and "send it again" in report.json["message"]
+
+
+def test_a_failed_batch_redriven_from_the_dead_letter_queue_completes(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from dataclasses import replace
+
+    # Given an accepted batch whose every attempt failed (DynamoDB refused it, say), so it is failed
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    message = worker.messages()[0]
+
+    def refuse(assignment_id: int) -> None:
+        raise RuntimeError("DynamoDB is unavailable")
+
+    assert worker.deliver(message, replace(worker.adapters, before_unit_write=refuse), receives=3)["batchItemFailures"]
+    assert history_of(api, batch_id)["status"] == "failed"
+    # When an operator redrives it and it is delivered again
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then it completes with its results
+    done = history_of(api, batch_id)
+    assert done["status"] == "completed" and done["counts"]["created"] + done["counts"]["replaced"] > 0
 
 
 def test_a_batch_that_fails_every_delivery_is_swept_again_once_not_every_quarter_hour(

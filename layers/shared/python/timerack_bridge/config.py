@@ -172,6 +172,8 @@ class IntakeWorkerSettings(TableSettings, IntakeRulesSettings):
     intake_bucket: str = Field(min_length=1)
     # Its own queue (SQS): the sweep queues again a batch accepted but never picked up.
     intake_queue_url: str = Field(min_length=1)
+    # The queue's redrive maxReceiveCount: the attempt that fails at this count marks the batch failed.
+    intake_max_receives: int = Field(default=3, ge=1, le=1000)
 
 
 class MailerSettings(TableSettings):

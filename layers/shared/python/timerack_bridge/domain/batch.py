@@ -74,7 +74,8 @@ class BatchResult(CamelModel):
     counts: BatchCounts
     results: list[AssignmentResult]
     source: Literal["timerack", "manual-import"] = "timerack"
-    status: Literal["processing", "completed", "dry-run"] = "completed"
+    # "failed": an accepted batch its worker gave up on (every attempt failed): re-send it.
+    status: Literal["processing", "completed", "failed", "dry-run"] = "completed"
     dry_run: bool = False
 
 

@@ -383,6 +383,9 @@ class AcceptedBatches(Protocol):
     def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> None:
         """The run's open week of each node, kept on the record (the first run's stay if already kept)."""
 
+    def mark_failed(self, batch_id: str, reason: str) -> None:
+        """The batch's last attempt failed: its status `failed` (only while still processing)."""
+
     def claim_sweep(self, batch_id: str, now: datetime) -> bool:
         """True once per batch still processing: the sweep queues a batch again at most once."""
 

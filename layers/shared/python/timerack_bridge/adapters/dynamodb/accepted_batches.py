@@ -29,6 +29,7 @@ PREFERRED_WEEKEND_BILL = "preferredWeekendBill"
 TIMECARDS = "timecards"
 RUN_WEEKS = "runWeeks"  # {nodeId: "YYYY-MM-DD" or ""}: the open weeks of its first run (see keep_weeks)
 SWEPT_AT = "sweptAt"  # when the sweep queued it again: once per batch, so a batch that always fails is not looped
+FAILED_REASON = "failedReason"  # the last attempt's error type, for an operator (never in an API reply)
 
 
 def accepted_item(record: AcceptedRecord) -> dict[str, Any]:
@@ -92,9 +93,35 @@ class AcceptedBatchStore(TableStore):
                 TableName=self.table_name,
                 Key={"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}},
                 UpdateExpression="SET #weeks = :weeks",
-                ConditionExpression="#status = :processing AND attribute_not_exists(#weeks)",
+                ConditionExpression="#status IN (:processing, :failed) AND attribute_not_exists(#weeks)",
                 ExpressionAttributeNames={"#weeks": RUN_WEEKS, "#status": "status"},
-                ExpressionAttributeValues={":weeks": stored, ":processing": {"S": "processing"}},
+                ExpressionAttributeValues={
+                    ":weeks": stored,
+                    ":processing": {"S": "processing"},
+                    ":failed": {"S": "failed"},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def mark_failed(self, batch_id: str, reason: str) -> None:
+        """The batch's last attempt failed: `failed` (a terminal state Timerack can see), while still
+        processing. A redrive from the dead-letter queue may still complete it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}},
+                UpdateExpression="SET #status = :failed, #reason = :reason",
+                ConditionExpression="#status = :processing",
+                ExpressionAttributeNames={"#status": "status", "#reason": FAILED_REASON},
+                ExpressionAttributeValues={
+                    ":failed": {"S": "failed"},
+                    ":processing": {"S": "processing"},
+                    ":reason": {"S": reason},
+                },
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":

@@ -242,9 +242,10 @@ class PayrollHistoryStore(TableStore):
         try:
             self.put(
                 item,
-                ConditionExpression="#status = :processing",
+                # `failed`: a batch its worker gave up on, redriven from the dead-letter queue.
+                ConditionExpression="#status IN (:processing, :failed)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":processing": {"S": "processing"}},
+                ExpressionAttributeValues={":processing": {"S": "processing"}, ":failed": {"S": "failed"}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -206,7 +206,7 @@ def get_payroll_history(
         "The batch's results as CSV, one row per assignment and pay code: Assignment ID, Employee ID, Pay "
         "Code, Weekend Bill, Status, Error Message. Admins, and Timerack service reps for the clients they "
         "can see; 404 when absent or not visible; 409 while the batch is still processing (its report comes "
-        "with status completed)."
+        "with status completed) or when it failed (send it again)."
     ),
 )
 def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
@@ -214,6 +214,8 @@ def get_payroll_history_report(batch_id: BatchId) -> Response[str]:
     if batch.status == "processing":
         # An accepted batch's results are not written yet: an empty report would read as a batch of nothing.
         raise ConflictError(f"batch {batch_id} is still processing; its report is ready once its status is completed")
+    if batch.status == "failed":
+        raise ConflictError(f"batch {batch_id} failed and has no report; send it again")
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",
