@@ -107,6 +107,7 @@ def lambda_environment(scratch: Path, function: str, extra: dict[str, str] | Non
         "POWERTOOLS_METRICS_NAMESPACE": "TimerackBridge",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as the stack sets it (infra/stack/functions.py)
         "TABLE_NAME": "bench-main",
         "IDEMPOTENCY_TABLE_NAME": "bench-idem",
         "SENDER_EMAIL": "timerack-bridge@agency.example",

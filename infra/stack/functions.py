@@ -180,6 +180,9 @@ class BridgeFunction(Construct):
                 "POWERTOOLS_LOG_LEVEL": tenant.log_level,
                 # Responses carry payroll data; keep them out of X-Ray.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                # No pydantic plugin is used: without this, building the first model scans every installed
+                # distribution's entry points, ~30 % of the API's import (docs/benchmarks.md).
+                "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 **environment,
             },
             environment_encryption=key.key,

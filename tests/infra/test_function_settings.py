@@ -8,12 +8,13 @@ import pytest
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-# Read by Powertools itself, not by a settings model.
+# Read by Powertools (and pydantic) itself, not by a settings model.
 POWERTOOLS = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+    "PYDANTIC_DISABLE_PLUGINS",
 }
 
 
@@ -37,3 +38,5 @@ def test_each_function_is_given_only_variables_its_settings_read_and_they_pass(
             for name, value in variables.items():
                 monkeypatch.setenv(name, _plain(value))
             model.from_env()  # a ConfigurationError here would fail the deployed function's init
+            # No plugin discovery at the first model's build (an entry-point scan of every distribution)
+            assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__", (stack, function)
