@@ -181,7 +181,7 @@ class BridgeFunction(Construct):
                 # Responses carry payroll data; keep them out of X-Ray.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 # No pydantic plugin is used: without this, building the first model scans every installed
-                # distribution's entry points, ~30 % of the API's import (docs/benchmarks.md).
+                # distribution's entry points, ~25 ms of the API's import (docs/decisions.md).
                 "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 **environment,
             },
