@@ -127,7 +127,7 @@ def _handle_record(record: SQSRecord, *, adapters: IntakeWorkerAdapters) -> None
 def _receives(record: SQSRecord) -> int:
     try:
         return int(record.attributes.approximate_receive_count)
-    except (TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return 1
 
 

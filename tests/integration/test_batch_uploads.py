@@ -161,6 +161,12 @@ def test_a_sent_upload_that_cannot_be_removed_still_answers_its_batch(
     assert reply.status == 200 and reply.json["counts"]["created"] == 1
 
 
+def test_an_empty_upload_is_422(uploads_api: ApiCall, agency: Agency) -> None:
+    upload_id = upload(uploads_api, b"")
+    reply = uploads_api("POST", f"{UPLOADS}/{upload_id}")
+    assert reply.status == 422, reply.text
+
+
 def test_a_malformed_upload_is_422_naming_the_field(uploads_api: ApiCall, agency: Agency) -> None:
     bad = batch(timecard(1001, 501))
     del bad["timecards"][0]["employeeId"]

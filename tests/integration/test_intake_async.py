@@ -524,6 +524,83 @@ def test_a_redelivery_after_the_week_closed_still_reports_what_the_first_run_wro
     assert {a for a in results if intake.timecards.unit_state(a, WEEKEND_BILL) is not None} == written
 
 
+def test_a_redelivery_after_another_week_opened_never_writes_a_unit_in_two_weeks(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta as days
+
+    from tests.integration.test_intake_groups import add_assignments
+    from timerack_bridge.domain.entities import Week
+
+    # Given 60 assignments sent with adjustments only (no days: valid in any week) and no pay period, so the
+    # open week decides; the first run stops midway
+    assignments = list(range(4101, 4161))
+    add_assignments(intake, assignments)
+    bonus = {"days": [], "adjustments": [{"code": "BONUS", "amount": 25.0, "description": "shift"}]}
+    body = {
+        "clientKey": CLIENT_KEY,
+        "timecards": [timecard(a, 501, code, **bonus) for a in assignments for code in ("REG", "OT")],
+    }
+    batch_id = accept(async_api, body).json["batchId"]
+
+    def die_in_last_group(assignment_id: int) -> None:
+        if assignment_id == assignments[-1]:
+            raise RuntimeError("the worker was stopped")
+
+    message = worker.messages()[0]
+    assert worker.deliver(message, replace(worker.adapters, before_unit_write=die_in_last_group))["batchItemFailures"]
+    written = {a for a in assignments if intake.timecards.unit_state(a, WEEKEND_BILL) is not None}
+    assert written and len(written) < len(assignments)
+    # When that week closes and the next one opens, and the message is delivered again
+    later_week = WEEKEND_BILL + days(days=7)
+    intake.admin.put_week(Week(weekend_bill=WEEKEND_BILL, hierarchy_node_id="branch", status="closed"))
+    intake.admin.put_week(Week(weekend_bill=later_week, hierarchy_node_id="branch", status="open"))
+    assert worker.deliver(message) == {"batchItemFailures": []}
+    # Then no assignment has its timecards in both weeks: the first run's units stay where they were written,
+    # reported created; only the units not written yet go to the week open now
+    in_first = {a for a in assignments if intake.timecards.unit_state(a, WEEKEND_BILL) is not None}
+    in_later = {a for a in assignments if intake.timecards.unit_state(a, later_week) is not None}
+    assert in_first == written and in_later == set(assignments) - written
+    results = {r["assignmentId"]: r for r in history_of(api, batch_id)["results"]}
+    assert all(r["status"] == "created" for r in results.values())
+    assert {results[a]["weekendBill"] for a in written} == {WEEKEND_BILL.isoformat()}
+
+
+def test_two_first_runs_that_resolved_different_weeks_write_nothing_twice(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    # Given another run of the same batch kept other open weeks just before this one could keep its own
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    store = type(worker.adapters.accepted_batches)
+    monkeypatch.setattr(store, "keep_weeks", lambda self, batch, weeks: {"branch": date(2026, 11, 29)})
+    # When this run comes to write
+    reply = worker.deliver(worker.messages()[0])
+    # Then it writes nothing and is retried (as a re-run against the weeks kept)
+    assert reply["batchItemFailures"]
+    assert api("GET", "/v1/timecards?assignmentId=1002&weekendBill=2026-11-22", **ADMIN).json["items"] == []
+    assert history_of(api, batch_id)["status"] == "processing"
+
+
+def test_a_batch_whose_every_attempt_was_cut_short_is_failed_by_the_sweep(
+    api: ApiCall, async_api: ApiCall, intake: Any, worker: Worker
+) -> None:
+    # Given an accepted batch whose attempts are all killed (a timeout: the worker never reports anything)
+    batch_id = accept(async_api, mixed_batch()).json["batchId"]
+    # When the sweep queues it again after 16 minutes, and it is still processing long after
+    start = datetime.now(UTC) + timedelta(minutes=16)
+    assert worker.handler.sweep(worker.adapters, now=start) == [batch_id]
+    assert worker.handler.sweep(worker.adapters, now=start + timedelta(hours=2)) == []
+    assert history_of(api, batch_id)["status"] == "processing"
+    worker.handler.sweep(worker.adapters, now=start + timedelta(hours=3, minutes=15))
+    # Then it is failed, so Timerack knows to send it again; a late completion is still taken
+    assert history_of(api, batch_id)["status"] == "failed"
+    assert worker.run()[0] == {"batchItemFailures": []}
+    assert history_of(api, batch_id)["status"] == "completed"
+
+
 def test_a_manual_import_stays_within_the_sync_size(
     manual_client: Agency, services: Any, api_for: Callable[[Any], ApiCall]
 ) -> None:

@@ -39,6 +39,10 @@ from timerack_bridge.logic.ports import (
 MAX_WRITE_ATTEMPTS = 6
 
 
+class WeeksChangedError(RuntimeError):
+    """Two runs of one accepted batch resolved different open weeks; the later retries as a re-run."""
+
+
 @dataclass
 class _Unit:
     """One assignment of the batch on its way through the steps."""
@@ -148,7 +152,7 @@ def _run(
     before_unit_write: Callable[[int], None] | None,
     *,
     accepted: AcceptedRecord | None = None,
-    keep_weeks: Callable[[dict[str, date | None]], None] | None = None,
+    keep_weeks: Callable[[dict[str, date | None]], dict[str, date | None]] | None = None,
 ) -> BatchResult:
     """The batch's four steps, its Payroll History written before and after (unless a dry run).
 
@@ -170,7 +174,11 @@ def _run(
     if dry_run:
         return summarise(send, units, "dry-run")
     if kept_weeks is None and keep_weeks is not None:
-        keep_weeks(dict(checks.week_of_node))
+        ours = dict(checks.week_of_node)
+        if keep_weeks(ours) != ours:
+            # Another run of this batch kept other weeks first (a week changed between them): this run writes
+            # nothing; the retry runs as a re-run against the weeks kept.
+            raise WeeksChangedError(f"another run of batch {send.batch_id} resolved other open weeks")
     elif kept_weeks is not None:
         recover_written(services.timecards, checks, units, send, kept_weeks)
     writer = UnitWriter(services.timecards, send, before_unit_write)
@@ -312,12 +320,13 @@ def recover_written(
     candidates: dict[UnitKey, _Unit] = {}
     for unit in units:
         assignment = checks.assignments.get(unit.assignment_id)
-        if unit.plan is not None or assignment is None:
-            continue  # planned (a "written" unit is already told) or unknown
-        week = first_weeks.get(assignment.hierarchy_node_id)
-        if week is not None:
+        week = first_weeks.get(assignment.hierarchy_node_id) if assignment is not None else None
+        # Planned in the first run's week: that plan already tells "written". Otherwise (a check fails now, or
+        # another week is open now) the first run's week decides whether this send wrote the unit.
+        if week is not None and not (unit.plan is not None and unit.weekend_bill == week):
             candidates[(unit.assignment_id, week)] = unit
-    states = store.unit_states(list(candidates)) if candidates else {}
+    workers = checks.settings.write_parallelism
+    states = store.unit_states(list(candidates), workers=workers) if candidates else {}
     for key, unit in candidates.items():
         state = states.get(key)
         if state is None or state.version != send.version:

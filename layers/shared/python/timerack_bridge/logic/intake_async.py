@@ -31,6 +31,9 @@ logger = Logger(child=True)
 STALE_AFTER = timedelta(minutes=15)
 # Bodies are kept 7 days (the bucket's lifecycle rule): an older accepted batch cannot be written any more.
 SWEPT_WITHIN = timedelta(days=7)
+# A batch queued again by the sweep and still processing this long after: every attempt since failed, the
+# last ones killed (a timeout, memory) before they could say so. Longer than the queue's 3 receives x 30 min.
+GIVE_UP_AFTER = timedelta(hours=3)
 
 # An access that creates nothing: every unit gets the hierarchy-level error, as a rep's whose node may not.
 _NO_ACCESS = TimerackAccess(rep=None, tree=HierarchyTree.of([]))
@@ -112,7 +115,7 @@ def complete_batch(
     delivery of a batch already completed, or no such accepted batch).
 
     The body gone from the bucket raises the adapter's BatchObjectMissing: the message is reported failed and
-    ends in the dead-letter queue (alarmed), the batch left `processing`.
+    ends in the dead-letter queue (alarmed); the worker marks the batch `failed` at its last attempt.
     """
     record = services.accepted_batches.get_accepted(batch_id)
     if record is None or not record.accepted:
@@ -154,10 +157,17 @@ def _send_of(services: AsyncIntakeServices, record: AcceptedRecord) -> _Send:
 
 def sweep_accepted(services: AsyncIntakeServices, now: datetime, *, older_than: timedelta = STALE_AFTER) -> list[str]:
     """Queue again, once, the batches accepted more than `older_than` ago (within the bodies' 7 days) and still
-    processing; their ids. The worker skips one already completed, so a batch queued twice is written once."""
+    processing; their ids. One queued again that is still processing GIVE_UP_AFTER later is marked failed."""
     found = services.accepted_batches.stale_accepted(submitted_from=now - SWEPT_WITHIN, submitted_to=now - older_than)
     # Once per batch: one that failed its every delivery is in the dead-letter queue (alarmed), not looped.
-    stale = [batch_id for batch_id in found if services.accepted_batches.claim_sweep(batch_id, now)]
+    stale = [
+        batch_id for batch_id, swept in found if swept is None and services.accepted_batches.claim_sweep(batch_id, now)
+    ]
+    for batch_id, swept in found:
+        if swept is not None and now - swept > GIVE_UP_AFTER:
+            # Its attempts never ended in the worker's own failure (killed each time): failed, so Timerack can act.
+            services.accepted_batches.mark_failed(batch_id, "no attempt finished")
+            logger.warning("accepted batch failed: no attempt finished", extra={"batch_id": batch_id})
     for batch_id in stale:
         services.intake_queue.send(batch_id)
     if stale:

@@ -377,11 +377,11 @@ class AcceptedBatches(Protocol):
 
     def put_accepted(self, record: AcceptedRecord) -> None: ...
     def get_accepted(self, batch_id: str) -> AcceptedRecord | None: ...
-    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
+    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[tuple[str, datetime | None]]:
         """The ids of batches accepted in that range and still processing (never a Scan)."""
 
-    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> None:
-        """The run's open week of each node, kept on the record (the first run's stay if already kept)."""
+    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> dict[str, date | None]:
+        """The run's open week of each node, kept on the record; the weeks kept (another run's if first)."""
 
     def mark_failed(self, batch_id: str, reason: str) -> None:
         """The batch's last attempt failed: its status `failed` (only while still processing)."""

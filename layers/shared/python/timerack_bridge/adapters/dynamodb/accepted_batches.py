@@ -64,8 +64,9 @@ class AcceptedBatchStore(TableStore):
             weeks=_weeks_of(item.get(RUN_WEEKS)),
         )
 
-    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[str]:
-        """Batches accepted in the range and still processing, oldest first."""
+    def stale_accepted(self, *, submitted_from: datetime, submitted_to: datetime) -> list[tuple[str, datetime | None]]:
+        """Batches accepted in the range and still processing, oldest first, with when the sweep queued each
+        again (None: never)."""
         low, high = submitted_between(SubmittedRange(submitted_from, submitted_to))
         items = self.query_all(
             IndexName="gsi2",
@@ -79,12 +80,14 @@ class AcceptedBatchStore(TableStore):
                 ":yes": {"BOOL": True},
                 ":processing": {"S": "processing"},
             },
-            ProjectionExpression="batch_id",
+            ProjectionExpression=f"batch_id, {SWEPT_AT}",
         )
-        return [item["batch_id"] for item in items]
+        return [
+            (item["batch_id"], datetime.fromisoformat(item[SWEPT_AT]) if item.get(SWEPT_AT) else None) for item in items
+        ]
 
-    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> None:
-        """Kept once, while the batch is processing: a run that finds them kept already keeps the first's."""
+    def keep_weeks(self, batch_id: str, weeks: dict[str, date | None]) -> dict[str, date | None]:
+        """Kept once, while the batch is processing; the weeks kept (another run's, when it kept them first)."""
         from botocore.exceptions import ClientError
 
         stored = {"M": {node: {"S": week.isoformat() if week else ""} for node, week in weeks.items()}}
@@ -104,6 +107,9 @@ class AcceptedBatchStore(TableStore):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+            item = self.get(f"BATCH#{batch_id}", "BATCH", consistent=True) or {}
+            return _weeks_of(item.get(RUN_WEEKS)) or {}
+        return weeks
 
     def mark_failed(self, batch_id: str, reason: str) -> None:
         """The batch's last attempt failed: `failed` (a terminal state Timerack can see), while still

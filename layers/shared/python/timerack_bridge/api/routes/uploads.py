@@ -138,22 +138,23 @@ def send_upload(
     limit = services.settings.max_body_bytes
     try:
         size = objects.upload_size(key)
-        body_bytes = objects.get_upload(key, max_bytes=limit) if size <= limit else None
+        # An empty upload is read as empty (S3 refuses a ranged GET of nothing): the batch model then says why.
+        body_bytes = (objects.get_upload(key, max_bytes=limit) if size else b"") if size <= limit else None
     except BatchObjectMissing:
         raise NotFoundError(f"upload {upload_id} could not be found: nothing was uploaded, or it was sent") from None
     if body_bytes is None:
-        objects.delete_upload(key)  # never sendable: not left for a day
+        _remove_upload(objects, key, upload_id)  # never sendable: not left for a day
         raise PayloadTooLargeError(f"upload {upload_id} is over {limit} bytes; a batch may be at most {limit} bytes")
     body = TimecardBatchIn.model_validate_json(body_bytes)  # a malformed batch: 422, as the batch route's
     reply = as_response(send_timecard_batch(router, body, body_bytes, dry_run=dry_run, idempotency_key=None))
     if not dry_run and reply.status_code < 300:
-        _remove_sent(objects, key, upload_id)
+        _remove_upload(objects, key, upload_id)
     return reply
 
 
-def _remove_sent(objects: S3BatchObjects, key: str, upload_id: str) -> None:
-    """The sent upload removed; a failure is logged, never answered: the batch is kept, so a 5xx would have
-    Timerack send it again (the bucket's lifecycle removes the upload within a day)."""
+def _remove_upload(objects: S3BatchObjects, key: str, upload_id: str) -> None:
+    """The upload removed (sent, or too big to send); a failure is logged, never answered: a sent batch is kept,
+    so a 5xx would have Timerack send it again (the bucket's lifecycle removes the upload within a day)."""
     try:
         objects.delete_upload(key)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
